@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { artifactsDir, stateDir } from './stack-settings';
+
+const pomPath = (service: string) => resolve(__dirname, 'artifacts', `${service}.pom.xml`);
+const launcherSource = (name: string) => resolve(__dirname, 'launchers', `${name}.java`);
+
+const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
+
+/**
+ * Resolves a service's jars (or distribution zip) from Maven Central into the state folder, once: a stamp holding the
+ * POM's hash marks a complete copy, so an interrupted download is simply redone and a changed version re-resolves.
+ */
+export function resolveArtifacts(service: string, progress: (line: string) => void): string {
+  const target = resolve(artifactsDir, service);
+  const stampPath = resolve(target, '.resolved');
+  const stamp = digest(readFileSync(pomPath(service), 'utf8'));
+  if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === stamp) return target;
+
+  progress(`${service}: resolving artifacts with Maven (first run on this machine downloads them)`);
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(target, { recursive: true });
+  try {
+    execFileSync(
+      'mvn',
+      ['-q', '-B', '-f', pomPath(service), 'dependency:copy-dependencies', `-DoutputDirectory=${target}`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  } catch (error) {
+    const output = error instanceof Error && 'stdout' in error ? String((error as { stdout: unknown }).stdout) : '';
+    throw new Error(`Maven could not resolve the ${service} artifacts (is Maven installed?):\n${output.slice(-2000)}`, {
+      cause: error,
+    });
+  }
+  writeFileSync(stampPath, stamp);
+  return target;
+}
+
+export function jarsIn(folder: string): string {
+  return readdirSync(folder)
+    .filter((name) => name.endsWith('.jar'))
+    .map((name) => resolve(folder, name))
+    .join(':');
+}
+
+/** Compiles one of the stack's single-file Java launchers against a classpath, once per source change. */
+export function compileLauncher(name: string, classpath: string): string {
+  const source = launcherSource(name);
+  const outDir = resolve(stateDir, 'classes', name);
+  const stampPath = resolve(outDir, '.compiled');
+  const stamp = digest(readFileSync(source, 'utf8'), classpath);
+  if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === stamp) return outDir;
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  execFileSync('javac', ['-nowarn', '-cp', classpath, '-d', outDir, source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  writeFileSync(stampPath, stamp);
+  return outDir;
+}

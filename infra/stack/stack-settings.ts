@@ -1,0 +1,43 @@
+import { resolve } from 'node:path';
+
+/** Root of the project checkout; the stack keeps everything it writes under one ignored folder there. */
+export const projectRoot = resolve(__dirname, '..', '..');
+export const stateDir = process.env.STACK_STATE_DIR ? resolve(process.env.STACK_STATE_DIR) : resolve(projectRoot, '.stack');
+export const logsDir = resolve(stateDir, 'logs');
+export const artifactsDir = resolve(stateDir, 'artifacts');
+
+/** Every local service listens here and nowhere else. */
+export const bindHost = '127.0.0.1';
+
+export interface PortSetting {
+  readonly variable: string;
+  readonly port: number;
+}
+
+/** Reads a port override, failing with a message that names the variable when it is not a usable port. */
+export function portFromEnv(variable: string, fallback: number): PortSetting {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return { variable, port: fallback };
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`${variable}=${JSON.stringify(raw)} is not a TCP port (expected an integer from 1 to 65535)`);
+  }
+  return { variable, port };
+}
+
+export const ports = {
+  kafka: () => portFromEnv('KAFKA_PORT', 9092),
+  kafkaController: () => portFromEnv('KAFKA_CONTROLLER_PORT', 9093),
+  dynamodb: () => portFromEnv('DYNAMODB_PORT', 8000),
+  mongodb: () => portFromEnv('MONGODB_PORT', 27017),
+  opensearch: () => portFromEnv('OPENSEARCH_PORT', 9200),
+  opensearchTransport: () => portFromEnv('OPENSEARCH_TRANSPORT_PORT', 9300),
+};
+
+/** Java heap sizes, chosen so the whole stack stays near 2.5 GiB resident on a 2-core machine. */
+export const javaHeap = {
+  kafka: process.env.STACK_KAFKA_HEAP ?? '512m',
+  dynamodb: process.env.STACK_DYNAMODB_HEAP ?? '256m',
+  mongodb: process.env.STACK_MONGODB_HEAP ?? '768m',
+  opensearch: process.env.STACK_OPENSEARCH_HEAP ?? '512m',
+};

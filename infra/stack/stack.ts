@@ -1,0 +1,129 @@
+import { dynamodbService } from './services/dynamodb';
+import { kafkaService } from './services/kafka';
+import type { LocalService, ServiceName } from './services/local-service';
+import { mongodbService } from './services/mongodb';
+import { opensearchService } from './services/opensearch';
+import {
+  forgetRunRecord,
+  isAlive,
+  logPath,
+  portAnswers,
+  readRunRecord,
+  residentBytes,
+  stopProcessGroup,
+  waitUntilReady,
+  writeRunRecord,
+} from './process-control';
+import { bindHost } from './stack-settings';
+
+export type Progress = (line: string) => void;
+
+export function allServices(only?: readonly ServiceName[]): LocalService[] {
+  const services = [kafkaService(), dynamodbService(), mongodbService(), opensearchService()];
+  return only ? services.filter((service) => only.includes(service.name)) : services;
+}
+
+export interface ServiceStatus {
+  readonly name: ServiceName;
+  readonly address: string;
+  readonly managed: 'stack' | 'external' | 'not running';
+  readonly pid?: number;
+  readonly answering: boolean;
+  readonly detail: string;
+  readonly residentBytes?: number;
+}
+
+/** Starts every service that is not already answering, in parallel, and waits until each does. */
+export async function stackUp(progress: Progress, only?: readonly ServiceName[]): Promise<ServiceStatus[]> {
+  const started = Date.now();
+  const results = await Promise.allSettled(allServices(only).map((service) => ensureRunning(service, progress)));
+  const failures = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason?.message ?? result.reason)] : []));
+  if (failures.length > 0) throw new Error(`the local stack did not come up:\n- ${failures.join('\n- ')}`);
+  progress(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return stackStatus(only);
+}
+
+async function ensureRunning(service: LocalService, progress: Progress): Promise<void> {
+  if (service.isExternal) {
+    const probe = await service.probe();
+    if (!probe.answering) {
+      throw new Error(`${service.name}: ${service.externalVariable} points at ${service.address}, which does not answer (${probe.detail})`);
+    }
+    progress(`${service.name}: using your own at ${service.address} (${probe.detail})`);
+    return;
+  }
+  const record = readRunRecord(service.name);
+  if (record && isAlive(record.pid)) {
+    if ((await service.probe()).answering) {
+      progress(`${service.name}: already running (pid ${record.pid})`);
+      return;
+    }
+    progress(`${service.name}: pid ${record.pid} is still starting; waiting for it`);
+    await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, service.startTimeoutMs);
+    return;
+  }
+  forgetRunRecord(service.name);
+  if (await portAnswers(bindHost, service.port.port)) {
+    throw new Error(
+      `${service.name}: port ${service.port.port} on ${bindHost} is taken by another process; ` +
+        `free it, choose another port with ${service.port.variable}=<port>, ` +
+        `or point the project at that service with ${service.externalVariable}`,
+    );
+  }
+  const began = Date.now();
+  await service.prepare(progress);
+  progress(`${service.name}: starting on ${bindHost}:${service.port.port}`);
+  const { pid, description } = await service.spawn(progress);
+  writeRunRecord(service.name, { pid, description, port: service.port.port, startedAt: new Date().toISOString() });
+  try {
+    await waitUntilReady(service.name, pid, async () => (await service.probe()).answering, service.startTimeoutMs);
+    await service.afterReady?.();
+  } catch (error) {
+    await stopProcessGroup(pid, 5_000);
+    forgetRunRecord(service.name);
+    throw error;
+  }
+  progress(`${service.name}: answering after ${((Date.now() - began) / 1000).toFixed(1)} s (${description}); log ${logPath(service.name)}`);
+}
+
+export async function stackStatus(only?: readonly ServiceName[]): Promise<ServiceStatus[]> {
+  return Promise.all(
+    allServices(only).map(async (service): Promise<ServiceStatus> => {
+      const probe = await service.probe();
+      if (service.isExternal) {
+        return { name: service.name, address: service.address, managed: 'external', answering: probe.answering, detail: probe.detail };
+      }
+      const record = readRunRecord(service.name);
+      const running = record !== undefined && isAlive(record.pid);
+      return {
+        name: service.name,
+        address: service.address,
+        managed: running ? 'stack' : 'not running',
+        ...(running ? { pid: record.pid, residentBytes: residentBytes(record.pid) } : {}),
+        answering: probe.answering,
+        detail: running ? `${record.description}; ${probe.detail}` : probe.detail,
+      };
+    }),
+  );
+}
+
+/** Stops what the stack started (never a user's own services); harmless when nothing runs. */
+export async function stackDown(progress: Progress, only?: readonly ServiceName[]): Promise<void> {
+  await Promise.all(
+    allServices(only).map(async (service) => {
+      const record = readRunRecord(service.name);
+      if (!record) return;
+      if (isAlive(record.pid)) {
+        progress(`${service.name}: stopping pid ${record.pid}`);
+        await stopProcessGroup(record.pid);
+        progress(`${service.name}: stopped`);
+      }
+      forgetRunRecord(service.name);
+    }),
+  );
+}
+
+export async function stackIsAnswering(): Promise<boolean> {
+  const statuses = await stackStatus();
+  return statuses.every((status) => status.answering);
+}

@@ -57,6 +57,9 @@ export function mongodbService(): LocalService {
       const pid = spawnDetached('mongodb', 'java', [
         `-Xmx${javaHeap.mongodb}`,
         '-XX:+UseParallelGC',
+        // Connection chatter and the per-getMore "non-empty cursor" notice would drown real problems in the log.
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+        '-Dorg.slf4j.simpleLogger.log.de.bwaldvogel.mongo.backend.aggregation.Aggregation=error',
         '-cp',
         classpath,
         'MongoStandIn',
@@ -120,7 +123,8 @@ export async function probeMongodb(uri: string): Promise<MongoIdentity> {
   try {
     const admin = client.db('admin');
     const build = await admin.command({ buildInfo: 1 });
-    const hello = await admin.command({ hello: 1 }).catch(() => admin.command({ ismaster: 1 }));
+    // isMaster, not hello: the stand-in knows only the legacy handshake, and every server still answers it.
+    const hello = await admin.command({ isMaster: 1 });
     const version = String(build.version ?? 'unknown');
     // mongo-java-server answers buildInfo without a gitVersion and without a replica set name.
     const kind: MongoKind = build.gitVersion ? 'real-mongod' : 'stand-in';

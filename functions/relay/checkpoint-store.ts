@@ -1,0 +1,295 @@
+import {
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { BSON, type ResumeToken } from 'mongodb';
+import { CdcError } from '../../shared/errors';
+
+/** Where a stream resumes: after a token, after an invalidate's token, or from a time (no token yet, or a reset). */
+export type ResumePoint =
+  | { readonly kind: 'resumeAfter' | 'startAfter'; readonly token: ResumeToken }
+  | { readonly kind: 'startAtOperationTime'; readonly seconds: number; readonly increment: number }
+  | { readonly kind: 'now' };
+
+export interface ClusterPosition {
+  readonly seconds: number;
+  readonly increment: number;
+  /** Position of the last relayed event among those sharing its cluster time (one transaction). */
+  readonly ordinal: number;
+}
+
+export interface Checkpoint {
+  readonly streamId: string;
+  readonly resume: ResumePoint;
+  /** Cluster time of the last relayed event; unchanged by saves of quiet-stream tokens. */
+  readonly lastEvent?: ClusterPosition;
+  readonly updatedAt?: string;
+  readonly eventsRelayed: number;
+  readonly stalled?: { readonly code: string; readonly reason: string; readonly at: string };
+  readonly stopped?: { readonly reason: string; readonly at: string };
+  readonly lease?: { readonly owner: string; readonly epoch: number; readonly expiresAt: number };
+  readonly gaps: ReadonlyArray<{ from?: string; to: string; by: string; at: string }>;
+}
+
+export interface Lease {
+  readonly streamId: string;
+  readonly owner: string;
+  readonly epoch: number;
+}
+
+export interface CheckpointUpdate {
+  readonly resume: ResumePoint;
+  readonly lastEvent?: ClusterPosition;
+  readonly eventsAdded: number;
+  readonly leaseExpiresAt: number;
+}
+
+/** The control table, narrowed to what a relay needs. Every write is conditional on the lease it holds. */
+export interface CheckpointStore {
+  /** Takes the stream's lease when free, expired or already this owner's; undefined when another live holder has it. */
+  acquireLease(streamId: string, owner: string, expiresAt: number, now: number): Promise<Lease | undefined>;
+  read(streamId: string): Promise<Checkpoint | undefined>;
+  /** Throws LEASE_LOST when the lease moved on: the caller must stop producing at once. */
+  save(lease: Lease, update: CheckpointUpdate): Promise<void>;
+  markStalled(lease: Lease, code: string, reason: string): Promise<void>;
+  markStopped(lease: Lease, reason: string): Promise<void>;
+  release(lease: Lease): Promise<void>;
+  /** Operator action: restart a stalled or stopped stream from a time, recording the gap it leaves. */
+  reset(streamId: string, to: ResumePoint & { kind: 'now' | 'startAtOperationTime' }, by: string, now: Date): Promise<void>;
+}
+
+const s = (value: string): AttributeValue => ({ S: value });
+const n = (value: number): AttributeValue => ({ N: String(value) });
+
+/** Resume tokens are kept as canonical Extended JSON: exactly the document the server gave, whatever its fields. */
+function encodeResume(resume: ResumePoint): Record<string, AttributeValue> {
+  switch (resume.kind) {
+    case 'resumeAfter':
+    case 'startAfter':
+      return { ':resumeKind': s(resume.kind), ':resumeValue': s(BSON.EJSON.stringify(resume.token, { relaxed: false })) };
+    case 'startAtOperationTime':
+      return { ':resumeKind': s(resume.kind), ':resumeValue': s(`${resume.seconds}.${resume.increment}`) };
+    case 'now':
+      return { ':resumeKind': s('now'), ':resumeValue': s('') };
+  }
+}
+
+function decodeResume(kind: string | undefined, value: string | undefined): ResumePoint {
+  switch (kind) {
+    case 'resumeAfter':
+    case 'startAfter':
+      return { kind, token: BSON.EJSON.parse(value ?? '', { relaxed: false }) as ResumeToken };
+    case 'startAtOperationTime': {
+      const [seconds, increment] = (value ?? '0.0').split('.').map(Number);
+      return { kind, seconds: seconds ?? 0, increment: increment ?? 0 };
+    }
+    default:
+      return { kind: 'now' };
+  }
+}
+
+/** Sortable "seconds.increment" hex, so the control table shows how far each stream got and compares as a string. */
+export function positionKey(position: ClusterPosition): string {
+  return `${position.seconds.toString(16).padStart(8, '0')}${position.increment.toString(16).padStart(8, '0')}`;
+}
+
+export class DynamoCheckpointStore implements CheckpointStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async acquireLease(streamId: string, owner: string, expiresAt: number, now: number): Promise<Lease | undefined> {
+    try {
+      const result = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { streamId: s(streamId) },
+          UpdateExpression:
+            'SET leaseOwner = :owner, leaseExpiresAt = :expiresAt, leaseEpoch = if_not_exists(leaseEpoch, :zero) + :one',
+          ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now OR leaseOwner = :owner',
+          ExpressionAttributeValues: {
+            ':owner': s(owner),
+            ':expiresAt': n(expiresAt),
+            ':now': n(now),
+            ':zero': n(0),
+            ':one': n(1),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { streamId, owner, epoch: Number(result.Attributes?.leaseEpoch?.N) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async read(streamId: string): Promise<Checkpoint | undefined> {
+    const result = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { streamId: s(streamId) }, ConsistentRead: true }),
+    );
+    const item = result.Item;
+    if (!item) return undefined;
+    const lastEvent = item.lastEventSeconds?.N
+      ? {
+          seconds: Number(item.lastEventSeconds.N),
+          increment: Number(item.lastEventIncrement?.N ?? 0),
+          ordinal: Number(item.lastEventOrdinal?.N ?? 0),
+        }
+      : undefined;
+    return {
+      streamId,
+      resume: decodeResume(item.resumeKind?.S, item.resumeValue?.S),
+      ...(lastEvent ? { lastEvent } : {}),
+      ...(item.updatedAt?.S ? { updatedAt: item.updatedAt.S } : {}),
+      eventsRelayed: Number(item.eventsRelayed?.N ?? 0),
+      ...(item.stalledCode?.S
+        ? { stalled: { code: item.stalledCode.S, reason: item.stalledReason?.S ?? '', at: item.stalledAt?.S ?? '' } }
+        : {}),
+      ...(item.stoppedReason?.S ? { stopped: { reason: item.stoppedReason.S, at: item.stoppedAt?.S ?? '' } } : {}),
+      ...(item.leaseOwner?.S
+        ? {
+            lease: {
+              owner: item.leaseOwner.S,
+              epoch: Number(item.leaseEpoch?.N ?? 0),
+              expiresAt: Number(item.leaseExpiresAt?.N ?? 0),
+            },
+          }
+        : {}),
+      gaps: (item.gaps?.L ?? []).map((gap) => ({
+        ...(gap.M?.from?.S ? { from: gap.M.from.S } : {}),
+        to: gap.M?.to?.S ?? '',
+        by: gap.M?.by?.S ?? '',
+        at: gap.M?.at?.S ?? '',
+      })),
+    };
+  }
+
+  async save(lease: Lease, update: CheckpointUpdate): Promise<void> {
+    const position: Record<string, AttributeValue> = update.lastEvent
+      ? {
+          ':seconds': n(update.lastEvent.seconds),
+          ':increment': n(update.lastEvent.increment),
+          ':ordinal': n(update.lastEvent.ordinal),
+          ':position': s(positionKey(update.lastEvent)),
+        }
+      : {};
+    await this.fenced(lease, 'save the checkpoint', {
+      UpdateExpression: [
+        'SET resumeKind = :resumeKind, resumeValue = :resumeValue, updatedAt = :updatedAt, leaseExpiresAt = :expiresAt',
+        update.lastEvent
+          ? 'lastEventSeconds = :seconds, lastEventIncrement = :increment, lastEventOrdinal = :ordinal, lastEventPosition = :position'
+          : '',
+      ]
+        .filter((part) => part !== '')
+        .join(', ')
+        .concat(' ADD eventsRelayed :added'),
+      ExpressionAttributeValues: {
+        ...encodeResume(update.resume),
+        ...position,
+        ':updatedAt': s(new Date().toISOString()),
+        ':expiresAt': n(update.leaseExpiresAt),
+        ':added': n(update.eventsAdded),
+      },
+    });
+  }
+
+  async markStalled(lease: Lease, code: string, reason: string): Promise<void> {
+    await this.fenced(lease, 'mark the stream stalled', {
+      UpdateExpression: 'SET stalledCode = :code, stalledReason = :reason, stalledAt = :at',
+      ExpressionAttributeValues: { ':code': s(code), ':reason': s(reason), ':at': s(new Date().toISOString()) },
+    });
+  }
+
+  async markStopped(lease: Lease, reason: string): Promise<void> {
+    await this.fenced(lease, 'mark the stream stopped', {
+      UpdateExpression: 'SET stoppedReason = :reason, stoppedAt = :at',
+      ExpressionAttributeValues: { ':reason': s(reason), ':at': s(new Date().toISOString()) },
+    });
+  }
+
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.fenced(lease, 'release the lease', {
+        UpdateExpression: 'REMOVE leaseOwner SET leaseExpiresAt = :zero',
+        ExpressionAttributeValues: { ':zero': n(0) },
+      });
+    } catch (error) {
+      // A lease already taken over needs no release.
+      if (!(error instanceof CdcError && error.code === 'LEASE_LOST')) throw error;
+    }
+  }
+
+  async reset(
+    streamId: string,
+    to: ResumePoint & { kind: 'now' | 'startAtOperationTime' },
+    by: string,
+    now: Date,
+  ): Promise<void> {
+    const current = await this.read(streamId);
+    if (!current) throw new CdcError('CONFIG_INVALID', `stream "${streamId}" has no checkpoint to reset`);
+    const from = current.lastEvent ? new Date(current.lastEvent.seconds * 1000).toISOString() : undefined;
+    const gapTo = to.kind === 'now' ? now.toISOString() : new Date(to.seconds * 1000).toISOString();
+    const gap: AttributeValue = {
+      M: { ...(from ? { from: s(from) } : {}), to: s(gapTo), by: s(by), at: s(now.toISOString()) },
+    };
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: { streamId: s(streamId) },
+        UpdateExpression:
+          'SET resumeKind = :resumeKind, resumeValue = :resumeValue, updatedAt = :at, gaps = list_append(if_not_exists(gaps, :empty), :gap) ' +
+          'REMOVE stalledCode, stalledReason, stalledAt, stoppedReason, stoppedAt',
+        // A live relay would overwrite the reset with its next checkpoint; only reset a stream nobody holds.
+        ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :nowMs',
+        ExpressionAttributeValues: {
+          ...encodeResume(to),
+          ':at': s(now.toISOString()),
+          ':empty': { L: [] },
+          ':gap': { L: [gap] },
+          ':nowMs': n(now.getTime()),
+        },
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new CdcError('LEASE_HELD', `stream "${streamId}" is being relayed right now; reset it once its lease is free`);
+      }
+      throw error;
+    });
+  }
+
+  private async fenced(
+    lease: Lease,
+    what: string,
+    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> },
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { streamId: s(lease.streamId) },
+          UpdateExpression: update.UpdateExpression,
+          ConditionExpression: 'leaseOwner = :leaseOwner AND leaseEpoch = :leaseEpoch',
+          ExpressionAttributeValues: {
+            ...update.ExpressionAttributeValues,
+            ':leaseOwner': s(lease.owner),
+            ':leaseEpoch': n(lease.epoch),
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        throw new CdcError(
+          'LEASE_LOST',
+          `could not ${what} for stream "${lease.streamId}": lease epoch ${lease.epoch} of ${lease.owner} is no longer current`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
+import { z } from 'zod';
+import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
+import { commaList, parseEnv } from './env-config';
+import type { Logger } from './logger';
+
+export const kafkaEnvShape = {
+  KAFKA_BROKERS: commaList,
+  /** none: plaintext (local); tls: TLS without SASL; scram-sha-512/256: MSK SCRAM; iam: MSK IAM (OAUTHBEARER). */
+  KAFKA_AUTH: z.enum(['none', 'tls', 'scram-sha-512', 'scram-sha-256', 'iam']).default('none'),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_PASSWORD: z.string().optional(),
+  KAFKA_CLIENT_ID: z.string().default('mongo-cdc'),
+  KAFKA_CONNECTION_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+  KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  AWS_REGION: z.string().default('us-east-1'),
+};
+
+export type KafkaSettings = ReturnType<typeof parseKafkaEnv>;
+
+export function parseKafkaEnv(env: NodeJS.ProcessEnv = process.env) {
+  const settings = parseEnv(kafkaEnvShape, env);
+  if (settings.KAFKA_AUTH.startsWith('scram') && (!settings.KAFKA_SASL_USERNAME || !settings.KAFKA_SASL_PASSWORD)) {
+    // Re-run through the parser so the message has the same shape as every other configuration error.
+    parseEnv({ KAFKA_SASL_USERNAME: z.string(), KAFKA_SASL_PASSWORD: z.string() }, env);
+  }
+  return settings;
+}
+
+function saslFor(settings: KafkaSettings): SASLOptions | undefined {
+  switch (settings.KAFKA_AUTH) {
+    case 'scram-sha-512':
+    case 'scram-sha-256':
+      return {
+        mechanism: settings.KAFKA_AUTH,
+        username: settings.KAFKA_SASL_USERNAME ?? '',
+        password: settings.KAFKA_SASL_PASSWORD ?? '',
+      };
+    case 'iam':
+      return {
+        mechanism: 'oauthbearer',
+        // The signer derives a short-lived token from the function's role; KafkaJS asks again on reconnect.
+        oauthBearerProvider: async () => ({ value: (await generateAuthToken({ region: settings.AWS_REGION })).token }),
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** Routes KafkaJS's own log lines into the structured logger, so they carry the same fields and levels. */
+function kafkaLogCreator(logger: Logger): logCreator {
+  return () =>
+    ({ level, log }) => {
+      const { message, ...extra } = log;
+      const event = { event: 'kafkajs', kafkaMessage: message, ...extra };
+      if (level === logLevel.ERROR) logger.error(event);
+      else if (level === logLevel.WARN) logger.warn(event);
+      else logger.debug(event);
+    };
+}
+
+export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  const sasl = saslFor(settings);
+  const config: KafkaConfig = {
+    clientId: settings.KAFKA_CLIENT_ID,
+    brokers: settings.KAFKA_BROKERS,
+    ssl: settings.KAFKA_AUTH !== 'none',
+    connectionTimeout: settings.KAFKA_CONNECTION_TIMEOUT_MS,
+    requestTimeout: settings.KAFKA_REQUEST_TIMEOUT_MS,
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+    ...(sasl ? { sasl } : {}),
+  };
+  return new Kafka(config);
+}

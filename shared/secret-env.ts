@@ -1,0 +1,34 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CdcError } from './errors';
+
+/**
+ * A setting that is either plain in the environment (local runs) or, in AWS, the value of a Secrets Manager secret
+ * named by `<NAME>_SECRET`, fetched once per container so connection strings never sit in function configuration.
+ */
+export function secretVariableConfigured(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return Boolean(env[name]) || Boolean(env[`${name}_SECRET`]);
+}
+
+const cache = new Map<string, Promise<string>>();
+
+export function resolveSecretVariable(name: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const plain = env[name];
+  if (plain) return Promise.resolve(plain);
+  const secretId = env[`${name}_SECRET`];
+  if (!secretId) {
+    return Promise.reject(new CdcError('CONFIG_INVALID', `environment variable ${name} (or ${name}_SECRET) is required`));
+  }
+  let pending = cache.get(secretId);
+  if (!pending) {
+    pending = new SecretsManagerClient({})
+      .send(new GetSecretValueCommand({ SecretId: secretId }))
+      .then((secret) => {
+        if (!secret.SecretString) throw new CdcError('CONFIG_INVALID', `secret ${secretId} (from ${name}_SECRET) has no string value`);
+        return secret.SecretString;
+      });
+    // A failed fetch is retried by the next invocation rather than cached.
+    pending.catch(() => cache.delete(secretId));
+    cache.set(secretId, pending);
+  }
+  return pending;
+}

@@ -1,5 +1,6 @@
 import { BSON, type ChangeStreamDocument, type ResumeToken, Timestamp } from 'mongodb';
 import { CdcError, classifyMongoError } from '../../shared/errors';
+import { nextOrdinal, versionOf } from '../../shared/event-version';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import type { ChangeSource } from './change-source';
@@ -47,12 +48,9 @@ function clusterTimeOf(event: ChangeStreamDocument): Timestamp | undefined {
   return 'clusterTime' in event && event.clusterTime instanceof Timestamp ? event.clusterTime : undefined;
 }
 
-/** Ordinal of an event among consecutive events sharing its cluster time, continuing across batches and runs. */
+/** The event's oplog position; its ordinal continues across batches and runs through the checkpoint. */
 function nextPosition(previous: ClusterPosition | undefined, clusterTime: Timestamp): ClusterPosition {
-  const seconds = clusterTime.high;
-  const increment = clusterTime.low;
-  const sameTime = previous !== undefined && previous.seconds === seconds && previous.increment === increment;
-  return { seconds, increment, ordinal: sameTime ? previous.ordinal + 1 : 0 };
+  return versionOf(clusterTime, nextOrdinal(previous, clusterTime));
 }
 
 interface Batch {

@@ -199,9 +199,10 @@ describe('relay against real services', () => {
 
     // Assess
     expect(outcome).toMatchObject({ status: 'relayed', events: 3 });
-    const main = decodeAll(await readAllRecords(harness.kafka, [topic]));
+    // Different documents may sit on different partitions: compare which arrived, not their interleaving.
+    const main = decodeAll(await readAllRecords(harness.kafka, [topic])).sort((a, b) => a.documentKeyJson.localeCompare(b.documentKeyJson));
     if (policy === 'dlq') {
-      expect(main.map((record) => record.documentKeyJson)).toEqual([canonical({ _id: 'small' }), canonical({ _id: 'after' })]);
+      expect(main.map((record) => record.documentKeyJson)).toEqual([canonical({ _id: 'after' }), canonical({ _id: 'small' })]);
       const dead = await readAllRecords(harness.kafka, [deadLetterTopic]);
       expect(dead).toHaveLength(1);
       const metadata = BSON.EJSON.parse(String(dead[0]?.value)) as { code: string; size: number; documentKey: Document; reason: string };
@@ -211,7 +212,7 @@ describe('relay against real services', () => {
       expect(dead[0]?.headers['cdc-dlq-reason']).toContain('exceeds');
       expect(metrics.total('EventsDeadLettered')).toBe(1);
     } else {
-      expect(main.map((record) => record.documentKeyJson)).toEqual(['small', 'huge', 'after'].map((id) => canonical({ _id: id })));
+      expect(main.map((record) => record.documentKeyJson)).toEqual(['after', 'huge', 'small'].map((id) => canonical({ _id: id })));
       const trimmed = main[1]!;
       expect(trimmed.trimmed).toBe(true);
       expect((trimmed.event as { fullDocument?: unknown }).fullDocument).toBeUndefined();

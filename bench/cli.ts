@@ -1,0 +1,105 @@
+// npm run bench -- relay: the relay against its ceilings and a naive relay, measured in one run on the local stack.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { endpoints } from '../infra/stack/endpoints';
+import { stackIsAnswering, stackUp } from '../infra/stack/stack';
+import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
+import { uniqueName } from '../test/support/unique-name';
+import { measureLatency } from './relay-latency';
+
+const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
+const NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 5_000);
+
+interface PhaseResult {
+  events: number;
+  ms: number;
+  maxRssBytes: number;
+}
+
+function runPhase(phase: string, args: Record<string, unknown>): PhaseResult {
+  const output = execFileSync(
+    process.execPath,
+    [resolve(__dirname, '..', 'node_modules', 'tsx', 'dist', 'cli.mjs'), resolve(__dirname, 'relay-phases.ts'), JSON.stringify({ ...args, phase })],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 },
+  );
+  const last = output.trim().split('\n').at(-1) ?? '{}';
+  return JSON.parse(last) as PhaseResult;
+}
+
+/** About 1 KiB per document, varied enough that compression or caching cannot flatter the numbers. */
+function document(index: number) {
+  return { n: index, customer: `customer-${index % 997}`, status: ['new', 'paid', 'shipped'][index % 3], note: 'x'.repeat(900) + String(index) };
+}
+
+async function relayBenchmark(): Promise<void> {
+  if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
+  const mongo = new MongoClient(endpoints.mongodbUri());
+  const dynamo = localDynamo();
+  const db = uniqueName('bench');
+  const table = uniqueName('bench-control');
+  await createControlTable(dynamo, table);
+  const startSeconds = Math.floor(Date.now() / 1000) - 1;
+  console.log(`inserting ${TOTAL} documents of about 1 KiB into ${db}.orders ...`);
+  const collection = mongo.db(db).collection('orders');
+  for (let index = 0; index < TOTAL; index += 1000) {
+    await collection.insertMany(Array.from({ length: Math.min(1000, TOTAL - index) }, (_, offset) => document(index + offset)));
+  }
+  const common = { db, collection: 'orders', startSeconds, table, streamId: uniqueName('bench-stream') };
+
+  console.log('phase: bare change-stream read ...');
+  const read = runPhase('read', { ...common, events: TOTAL, topic: 'unused' });
+  console.log('phase: bare produce ...');
+  const produce = runPhase('produce', { ...common, events: TOTAL, topic: uniqueName('bench-produce') });
+  console.log('phase: mongo-cdc relay ...');
+  const relay = runPhase('relay', { ...common, events: TOTAL, topic: uniqueName('bench-relay') });
+  console.log(`phase: naive relay (first ${NAIVE} events) ...`);
+  const naive = runPhase('naive', { ...common, events: NAIVE, topic: uniqueName('bench-naive'), streamId: uniqueName('naive') });
+  console.log('phase: latency at a steady 1,000 events/s ...');
+  const latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20) });
+
+  const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
+  const ceiling = Math.min(rate(read), rate(produce));
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  const rows = [
+    ['bare change-stream read', rate(read), read],
+    ['bare kafkajs produce (1000/batch)', rate(produce), produce],
+    ['naive relay (send + checkpoint per event)', rate(naive), naive],
+    ['mongo-cdc relay (defaults)', rate(relay), relay],
+  ] as const;
+  console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, eventsPerSecond, result] of rows) {
+    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${eventsPerSecond.toFixed(0)} | ${mib(result.maxRssBytes)} |`);
+  }
+  console.log(`\nrelay / min(bare read, bare produce) = ${(rate(relay) / ceiling).toFixed(2)}  (target >= 0.8)`);
+  console.log(`relay / naive = ${(rate(relay) / rate(naive)).toFixed(1)}  (target >= 10)`);
+  console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
+  console.log(
+    `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} events): ` +
+      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000)`,
+  );
+
+  await mongo.db(db).dropDatabase();
+  await mongo.close();
+  await dropTable(dynamo, table);
+  dynamo.destroy();
+}
+
+async function main(): Promise<void> {
+  const [which] = process.argv.slice(2);
+  if (which !== 'relay') {
+    console.error('usage: npm run bench -- relay');
+    process.exit(2);
+  }
+  await relayBenchmark();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -4,8 +4,9 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { endpoints } from '../infra/stack/endpoints';
-import { stackIsAnswering, stackUp } from '../infra/stack/stack';
+import { endpoints, external } from '../infra/stack/endpoints';
+import { probeMongodb } from '../infra/stack/services/mongodb';
+import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
 import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
 import { measureLatency } from './relay-latency';
@@ -36,6 +37,12 @@ function document(index: number) {
 
 async function relayBenchmark(): Promise<void> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
+  if (!external.mongodb() && (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in') {
+    // The stand-in keeps its whole oplog in memory; start from an empty one so earlier runs cannot skew or exhaust it.
+    console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
+    await stackDown(() => undefined, ['mongodb']);
+    await stackUp(() => undefined, ['mongodb']);
+  }
   const mongo = new MongoClient(endpoints.mongodbUri());
   const dynamo = localDynamo();
   const db = uniqueName('bench');

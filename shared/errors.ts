@@ -1,11 +1,14 @@
-import { MongoError, MongoNetworkError, MongoNetworkTimeoutError, MongoServerError } from 'mongodb';
+import { MongoError, MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 
-/** Every failure the product names, what it means, and how to recover. Codes are stable: alarms and runbooks use them. */
+/**
+ * Every failure the product names, once: what it means and how to recover. Codes are stable (alarms, metrics, dead
+ * letters and runbooks use them); `retriable` says whether repeating the same work later can succeed without a person.
+ */
 export const ERROR_CATALOGUE = {
   CONFIG_INVALID: {
     retriable: false,
     meaning: 'A setting is missing or malformed; the function refuses to start.',
-    recovery: 'Fix the variable the message names and redeploy.',
+    recovery: 'Fix the setting the message names and redeploy.',
   },
   KAFKA_PRODUCE_FAILED: {
     retriable: true,
@@ -14,23 +17,25 @@ export const ERROR_CATALOGUE = {
   },
   LEASE_HELD: {
     retriable: true,
-    meaning: 'Another live invocation holds the stream; this one did nothing.',
-    recovery: 'None: expected when invocations overlap.',
+    meaning: 'Another live invocation holds the stream, so this one did nothing. Not a failure for the caller.',
+    recovery: 'None: expected when invocations overlap; a later invocation takes the lease once it is free.',
   },
   LEASE_LOST: {
-    retriable: true,
-    meaning: "The stream's lease moved to another invocation (fencing epoch changed); this one stopped producing at once.",
-    recovery: 'None: the new holder continues from the last checkpoint.',
+    // Not retriable: a retry loop must never repeat a fenced write; the invocation stops producing at once.
+    retriable: false,
+    meaning: "The stream's fencing epoch moved on (a conditional checkpoint write was rejected); this invocation stopped producing at once.",
+    recovery: 'None: the new holder continues from the last saved checkpoint. Frequent occurrences mean the lease is shorter than a batch.',
   },
   CHECKPOINT_CONFLICT: {
     retriable: false,
-    meaning: 'The checkpoint item changed in a way this invocation did not expect.',
+    meaning: 'The checkpoint item changed in a way this invocation did not expect (not a lease change).',
     recovery: 'Inspect the control table item; reset the stream if it is corrupt.',
   },
   CHANGE_STREAM_HISTORY_LOST: {
     retriable: false,
-    meaning: 'The resume point is no longer in the oplog (ChangeStreamHistoryLost 286, InvalidResumeToken 260, or ChangeStreamFatalError 280 about a lost resume point). The stream is stalled; nothing is skipped silently.',
-    recovery: 'Operator: reset the stream to now (the gap is recorded) or re-snapshot; grow the oplog window to prevent it.',
+    meaning:
+      'The resume point is no longer in the oplog (ChangeStreamHistoryLost 286, InvalidResumeToken 260, or ChangeStreamFatalError 280 saying the resume token was not found). The stream is stalled; nothing is skipped silently.',
+    recovery: 'Operator: reset the stream to now (the gap is recorded) or re-snapshot; enlarge the oplog window so it does not recur.',
   },
   CHANGE_STREAM_INVALIDATED: {
     retriable: false,
@@ -39,8 +44,8 @@ export const ERROR_CATALOGUE = {
   },
   RECORD_MALFORMED: {
     retriable: false,
-    meaning: 'A Kafka record does not follow the mongo-cdc record format.',
-    recovery: 'It went to the dead-letter topic with the reason; fix the producer, then re-drive it.',
+    meaning: 'A Kafka record or a value in it does not follow the mongo-cdc record format (the message names the field).',
+    recovery: 'The record went to the dead-letter topic with the reason; fix the producer, then re-drive it.',
   },
   RECORD_TOO_LARGE: {
     retriable: false,
@@ -73,7 +78,11 @@ export class CdcError extends Error {
   }
 }
 
-export interface MongoErrorClass {
+export function isCdcError(error: unknown, code?: CdcErrorCode): error is CdcError {
+  return error instanceof CdcError && (code === undefined || error.code === code);
+}
+
+export interface MongoErrorClassification {
   readonly kind: 'resumable' | 'history-lost' | 'fatal' | 'not-mongo';
   readonly code?: number;
   readonly codeName?: string;
@@ -82,23 +91,69 @@ export interface MongoErrorClass {
 const CHANGE_STREAM_HISTORY_LOST = 286;
 const INVALID_RESUME_TOKEN = 260;
 const CHANGE_STREAM_FATAL = 280;
+const CURSOR_NOT_FOUND = 43;
 
 /**
- * The server codes the Node driver treats as resumable for change streams (its GET_MORE_RESUMABLE_CODES), for
- * servers that do not label their errors.
+ * ChangeStreamFatalError (280) also reports pipeline mistakes whose messages mention the resume token ("_id field,
+ * which contains the resume token, was modified"); only these wordings mean the resume point itself is gone.
  */
-const RESUMABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150, 13388, 234, 133, 43]);
+const RESUME_POINT_GONE = /resume token was not found|no longer (?:be )?in the oplog/i;
 
-/** One place that decides what a MongoDB error means for a relay: leave it to the driver, stall, or fail. */
-export function classifyMongoError(error: unknown): MongoErrorClass {
+/**
+ * The Node driver's GET_MORE_RESUMABLE_CODES (mongodb/lib/error.js), mirrored rather than imported because it is
+ * internal: servers below wire version 9 mark resumable errors by code instead of by label.
+ */
+const RESUMABLE_CODES: ReadonlySet<number> = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  189, // PrimarySteppedDown
+  262, // ExceededTimeLimit
+  9001, // SocketException
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+  63, // StaleShardVersion
+  150, // StaleEpoch
+  13388, // StaleConfig
+  234, // RetryChangeStream
+  133, // FailedToSatisfyReadPreference
+  CURSOR_NOT_FOUND,
+]);
+
+/** A cursor read with promoteValues: false carries server error codes as Int32 objects, not numbers. */
+function numericCode(code: unknown): number | undefined {
+  const value = typeof code === 'object' && code !== null ? Number(code) : code;
+  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
+}
+
+/**
+ * What a MongoDB error means for a relay, decided in one place. `resumable`: transient, the kind the driver resumes
+ * from itself (when one still reaches us, the next invocation resumes from the checkpoint); `history-lost`: the resume
+ * point left the oplog, the stream must stall for an operator; `fatal`: anything else from MongoDB. The driver's own
+ * test (isResumableError) depends on the server's wire version, which is not known here, so both the label and the
+ * code list count.
+ */
+export function classifyMongoError(error: unknown): MongoErrorClassification {
   if (!(error instanceof MongoError)) return { kind: 'not-mongo' };
-  const code = typeof error.code === 'number' ? error.code : undefined;
-  const codeName = error instanceof MongoServerError ? error.codeName : undefined;
-  const details = { ...(code !== undefined ? { code } : {}), ...(codeName ? { codeName } : {}) };
-  if (code === CHANGE_STREAM_HISTORY_LOST || code === INVALID_RESUME_TOKEN) return { kind: 'history-lost', ...details };
-  if (code === CHANGE_STREAM_FATAL && /resume|oplog|history/i.test(error.message)) return { kind: 'history-lost', ...details };
-  if (error instanceof MongoNetworkError || error instanceof MongoNetworkTimeoutError) return { kind: 'resumable', ...details };
-  if (error.hasErrorLabel('ResumableChangeStreamError')) return { kind: 'resumable', ...details };
-  if (code !== undefined && RESUMABLE_CODES.has(code)) return { kind: 'resumable', ...details };
-  return { kind: 'fatal', ...details };
+  const code = numericCode(error.code);
+  const codeName = error instanceof MongoServerError && typeof error.codeName === 'string' ? error.codeName : undefined;
+  const known = { ...(code !== undefined ? { code } : {}), ...(codeName !== undefined ? { codeName } : {}) };
+
+  if (code === CHANGE_STREAM_HISTORY_LOST || code === INVALID_RESUME_TOKEN) return { kind: 'history-lost', ...known };
+  if (code === CHANGE_STREAM_FATAL && RESUME_POINT_GONE.test(error.message)) return { kind: 'history-lost', ...known };
+  if (
+    error instanceof MongoNetworkError || // includes MongoNetworkTimeoutError
+    error instanceof MongoServerSelectionError ||
+    error instanceof MongoOperationTimeoutError // the change stream resumes after a CSOT timeout too
+  ) {
+    return { kind: 'resumable', ...known };
+  }
+  if (error.hasErrorLabel('NonResumableChangeStreamError')) return { kind: 'fatal', ...known };
+  if (error.hasErrorLabel('ResumableChangeStreamError')) return { kind: 'resumable', ...known };
+  if (code !== undefined && RESUMABLE_CODES.has(code)) return { kind: 'resumable', ...known };
+  return { kind: 'fatal', ...known };
 }

@@ -1,57 +1,246 @@
 import { Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
+import { CdcError } from './errors';
 import {
   compareVersions,
   type EventVersion,
+  EXTERNAL_VERSION_END_SECONDS,
+  EXTERNAL_VERSION_EPOCH_SECONDS,
   nextOrdinal,
   parseSortableVersion,
+  versionOf,
   versionToExternalLong,
   versionToSortableString,
 } from './event-version';
 
-function randomVersion(random: () => number): EventVersion {
-  // Small ranges make equal fields common, which is where ordering bugs hide.
-  const pick = (choices: number[]) => choices[Math.floor(random() * choices.length)]!;
-  return {
-    seconds: pick([1_483_228_800, 1_700_000_000, 1_700_000_001, 0xffff_ffff]),
-    increment: pick([0, 1, 255, 256, 0xffff_ffff]),
-    ordinal: pick([0, 1, 15, 16, 100_000]),
+const UINT32_MAX = 0xffff_ffff;
+
+/** Park-Miller: a fixed seed makes a failing case reproducible. */
+function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 16_807) % 2_147_483_647;
+    return state / 2_147_483_647;
   };
 }
 
-describe('event version', () => {
-  it('orders sortable strings exactly as it orders versions', () => {
-    let seed = 42;
-    const random = () => ((seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647);
-    for (let round = 0; round < 5_000; round++) {
+/** Half the fields come from a few boundary values, so equal fields (where ordering bugs hide) are common. */
+function randomField(random: () => number, boundaries: number[], min: number, max: number): number {
+  return random() < 0.5 ? boundaries[Math.floor(random() * boundaries.length)]! : min + Math.floor(random() * (max - min + 1));
+}
+
+function randomVersion(random: () => number, seconds = { min: 0, max: UINT32_MAX }): EventVersion {
+  return {
+    seconds: randomField(random, [seconds.min, 1_700_000_000, 1_700_000_001, seconds.max], seconds.min, seconds.max),
+    increment: randomField(random, [0, 1, 15, 16, 255, 256, UINT32_MAX], 0, UINT32_MAX),
+    ordinal: randomField(random, [0, 1, 15, 16, 100_000, UINT32_MAX], 0, UINT32_MAX),
+  };
+}
+
+const byteOrder = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+function caught(act: () => unknown): CdcError {
+  try {
+    act();
+  } catch (error) {
+    if (error instanceof CdcError) return error;
+    throw error;
+  }
+  throw new Error('expected a CdcError');
+}
+
+describe('versionOf', () => {
+  it('takes seconds and increment from the cluster time as unsigned values', () => {
+    // Prepare
+    const clusterTime = new Timestamp({ t: UINT32_MAX, i: UINT32_MAX });
+
+    // Act
+    const version = versionOf(clusterTime, 7);
+
+    // Assess
+    expect(version).toEqual({ seconds: UINT32_MAX, increment: UINT32_MAX, ordinal: 7 });
+  });
+
+  it.each([-1, 1.5, Number.NaN, 2 ** 32])('rejects ordinal %s', (ordinal) => {
+    expect(caught(() => versionOf(new Timestamp({ t: 1, i: 1 }), ordinal)).code).toBe('RECORD_MALFORMED');
+  });
+});
+
+describe('nextOrdinal', () => {
+  const clusterTime = new Timestamp({ t: 1_700_000_000, i: 9 });
+
+  it('starts at 0 without a previous event', () => {
+    expect(nextOrdinal(undefined, clusterTime)).toBe(0);
+  });
+
+  it('counts on within one cluster time, across batches', () => {
+    // Prepare
+    const previous = { clusterTime: new Timestamp({ t: 1_700_000_000, i: 9 }), ordinal: 4 };
+
+    // Act
+    const ordinal = nextOrdinal(previous, clusterTime);
+
+    // Assess
+    expect(ordinal).toBe(5);
+  });
+
+  it.each([
+    ['increment', new Timestamp({ t: 1_700_000_000, i: 8 })],
+    ['seconds', new Timestamp({ t: 1_699_999_999, i: 9 })],
+  ])('restarts at 0 when the %s differs', (_field, previousTime) => {
+    expect(nextOrdinal({ clusterTime: previousTime, ordinal: 4 }, clusterTime)).toBe(0);
+  });
+
+  it('accepts the previous event as a stored version', () => {
+    expect(nextOrdinal({ seconds: 1_700_000_000, increment: 9, ordinal: 2 }, clusterTime)).toBe(3);
+    expect(nextOrdinal({ seconds: 1_700_000_000, increment: 10, ordinal: 2 }, clusterTime)).toBe(0);
+  });
+
+  it('numbers the operations of a transaction in order', () => {
+    // Prepare
+    const times = [5, 6, 6, 6, 7, 7].map((i) => new Timestamp({ t: 1_700_000_000, i }));
+
+    // Act
+    const ordinals: number[] = [];
+    let previous: { clusterTime: Timestamp; ordinal: number } | undefined;
+    for (const time of times) {
+      const ordinal = nextOrdinal(previous, time);
+      ordinals.push(ordinal);
+      previous = { clusterTime: time, ordinal };
+    }
+
+    // Assess
+    expect(ordinals).toEqual([0, 0, 1, 2, 0, 1]);
+  });
+});
+
+describe('compareVersions', () => {
+  it.each([
+    [{ seconds: 1, increment: 0, ordinal: 0 }, { seconds: 2, increment: 0, ordinal: 0 }, -1],
+    [{ seconds: 2, increment: 0, ordinal: 0 }, { seconds: 1, increment: UINT32_MAX, ordinal: UINT32_MAX }, 1],
+    [{ seconds: 1, increment: 1, ordinal: 9 }, { seconds: 1, increment: 2, ordinal: 0 }, -1],
+    [{ seconds: 1, increment: 1, ordinal: 1 }, { seconds: 1, increment: 1, ordinal: 0 }, 1],
+    [{ seconds: 1, increment: 1, ordinal: 1 }, { seconds: 1, increment: 1, ordinal: 1 }, 0],
+  ])('compares %o with %o as %i', (a, b, expected) => {
+    expect(compareVersions(a, b)).toBe(expected);
+    expect(compareVersions(b, a)).toBe(-expected || 0);
+  });
+});
+
+describe('sortable version string', () => {
+  it('orders strings (by bytes, as DynamoDB does) exactly as versions order', () => {
+    // Prepare
+    const random = seededRandom(42);
+
+    for (let round = 0; round < 10_000; round++) {
       const a = randomVersion(random);
       const b = randomVersion(random);
-      const byString = Math.sign(versionToSortableString(a).localeCompare(versionToSortableString(b), 'en'));
-      const plain = versionToSortableString(a) < versionToSortableString(b) ? -1 : versionToSortableString(a) > versionToSortableString(b) ? 1 : 0;
-      expect(plain).toBe(compareVersions(a, b));
-      expect(byString).toBe(plain);
-      expect(parseSortableVersion(versionToSortableString(a))).toEqual(a);
+
+      // Act
+      const byString = byteOrder(versionToSortableString(a), versionToSortableString(b));
+
+      // Assess
+      expect(byString, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(compareVersions(a, b));
     }
   });
 
-  it('counts ordinals within one cluster time and restarts at a new one', () => {
-    const t = new Timestamp({ t: 1_700_000_000, i: 9 });
-    expect(nextOrdinal(undefined, t)).toBe(0);
-    expect(nextOrdinal({ seconds: 1_700_000_000, increment: 9, ordinal: 4 }, t)).toBe(5);
-    expect(nextOrdinal({ seconds: 1_700_000_000, increment: 8, ordinal: 4 }, t)).toBe(0);
+  it('round-trips through parseSortableVersion', () => {
+    // Prepare
+    const random = seededRandom(7);
+
+    for (let round = 0; round < 5_000; round++) {
+      const version = randomVersion(random);
+
+      // Act
+      const text = versionToSortableString(version);
+
+      // Assess
+      expect(text).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
+      expect(parseSortableVersion(text)).toEqual(version);
+    }
   });
 
-  it('maps versions to increasing external longs within range', () => {
-    const early = versionToExternalLong({ seconds: 1_483_228_800, increment: 0, ordinal: 0 });
-    const later = versionToExternalLong({ seconds: 1_483_228_800, increment: 0xffff_ffff, ordinal: 0 });
-    const latest = versionToExternalLong({ seconds: 1_483_228_801 + 2 ** 31 - 2, increment: 0xffff_ffff, ordinal: 0 });
-    expect(early).toBe(0n);
-    expect(later > early).toBe(true);
-    expect(latest <= 2n ** 63n - 1n).toBe(true);
-    expect(() => versionToExternalLong({ seconds: 1_000, increment: 0, ordinal: 0 })).toThrow(/outside 2017-2085/);
+  it.each([
+    [{ seconds: 0, increment: 0, ordinal: 0 }, '00000000-00000000-00000000'],
+    [{ seconds: 1_800_000_000, increment: 5, ordinal: 3 }, '6b49d200-00000005-00000003'],
+    [{ seconds: 1_700_000_000, increment: UINT32_MAX, ordinal: 0 }, '6553f100-ffffffff-00000000'],
+    [{ seconds: UINT32_MAX, increment: UINT32_MAX, ordinal: UINT32_MAX }, 'ffffffff-ffffffff-ffffffff'],
+    [{ seconds: 1, increment: 2, ordinal: 1_000_000 }, '00000001-00000002-000f4240'],
+  ])('writes %o as %s', (version, text) => {
+    expect(versionToSortableString(version)).toBe(text);
+    expect(parseSortableVersion(text)).toEqual(version);
   });
 
-  it('rejects text that is not a version', () => {
-    expect(() => parseSortableVersion('6b49d200-5-3')).toThrow(/is not a version/);
+  it.each([
+    ['a negative field', { seconds: -1, increment: 0, ordinal: 0 }, /seconds -1/],
+    ['a fraction', { seconds: 1, increment: 0.5, ordinal: 0 }, /increment 0.5/],
+    ['an ordinal past 32 bits', { seconds: 1, increment: 0, ordinal: 2 ** 32 }, /ordinal 4294967296/],
+  ])('refuses to write a version with %s', (_what, version, reason) => {
+    expect(caught(() => versionToSortableString(version)).message).toMatch(reason);
+  });
+
+  it.each([
+    ['short fields', '6b49d200-5-3'],
+    ['uppercase hex', '6B49D200-00000005-00000003'],
+    ['a missing field', '6b49d200-00000005'],
+    ['trailing text', '6b49d200-00000005-00000003x'],
+    ['non-hex digits', '6b49d200-0000000g-00000003'],
+    ['an empty string', ''],
+  ])('rejects text with %s as RECORD_MALFORMED', (_what, text) => {
+    // Act
+    const error = caught(() => parseSortableVersion(text));
+
+    // Assess
+    expect(error.code).toBe('RECORD_MALFORMED');
+    expect(error.message).toMatch(/is not ssssssss-iiiiiiii-oooooooo/);
+  });
+});
+
+describe('versionToExternalLong', () => {
+  it('maps the edges of its range to 0 and 2^63-1', () => {
+    // Act
+    const first = versionToExternalLong({ seconds: EXTERNAL_VERSION_EPOCH_SECONDS, increment: 0, ordinal: 0 });
+    const last = versionToExternalLong({ seconds: EXTERNAL_VERSION_END_SECONDS - 1, increment: UINT32_MAX, ordinal: 0 });
+
+    // Assess
+    expect(first).toBe(0n);
+    expect(last).toBe(2n ** 63n - 1n);
+  });
+
+  it('computes (seconds - 2017) * 2^32 + increment', () => {
+    expect(versionToExternalLong({ seconds: 1_700_000_000, increment: 7, ordinal: 3 })).toBe(
+      (1_700_000_000n - 1_483_228_800n) * 2n ** 32n + 7n,
+    );
+  });
+
+  it('orders as the cluster times order, and ignores the ordinal', () => {
+    // Prepare
+    const random = seededRandom(1234);
+    const representable = { min: EXTERNAL_VERSION_EPOCH_SECONDS, max: EXTERNAL_VERSION_END_SECONDS - 1 };
+
+    for (let round = 0; round < 10_000; round++) {
+      const a = randomVersion(random, representable);
+      const b = randomVersion(random, representable);
+
+      // Act
+      const externalA = versionToExternalLong(a);
+      const externalB = versionToExternalLong(b);
+
+      // Assess
+      const byLong = externalA < externalB ? -1 : externalA > externalB ? 1 : 0;
+      expect(byLong, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(compareVersions({ ...a, ordinal: 0 }, { ...b, ordinal: 0 }));
+    }
+  });
+
+  it.each([
+    ['before 2017', EXTERNAL_VERSION_EPOCH_SECONDS - 1],
+    ['from 2085-01-19T03:14:08Z', EXTERNAL_VERSION_END_SECONDS],
+  ])('refuses cluster times %s', (_when, seconds) => {
+    // Act
+    const error = caught(() => versionToExternalLong({ seconds, increment: 0, ordinal: 0 }));
+
+    // Assess
+    expect(error.code).toBe('RECORD_MALFORMED');
+    expect(error.message).toMatch(/outside the range an external version can carry/);
   });
 });

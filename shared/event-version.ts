@@ -1,10 +1,11 @@
-import { Timestamp } from 'mongodb';
+import type { Timestamp } from 'mongodb';
 import { CdcError } from './errors';
 
 /**
- * Where an event stands in the oplog: its cluster time (seconds and increment) and, because every operation of one
- * transaction shares one cluster time, its ordinal among the consecutive events with that cluster time. The relay
- * assigns the ordinal and carries it across batches and invocations in the checkpoint.
+ * Where an event stands in the oplog, which is the order sinks apply events in: its cluster time (seconds and
+ * increment) and, because every operation of one transaction shares one cluster time, its ordinal among the
+ * consecutive events with that cluster time. The relay assigns the ordinal and carries it across batches and
+ * invocations in the checkpoint.
  */
 export interface EventVersion {
   readonly seconds: number;
@@ -13,56 +14,84 @@ export interface EventVersion {
 }
 
 const UINT32_MAX = 0xffff_ffff;
+const FIELDS = ['seconds', 'increment', 'ordinal'] as const;
 
-export function versionOf(clusterTime: Timestamp, ordinal: number): EventVersion {
-  return { seconds: clusterTime.high >>> 0, increment: clusterTime.low >>> 0, ordinal };
+function assertVersion(version: EventVersion): void {
+  for (const field of FIELDS) {
+    const value = version[field];
+    if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
+      throw new CdcError('RECORD_MALFORMED', `version ${field} ${String(value)} is not an unsigned 32-bit integer`);
+    }
+  }
 }
 
-/** The ordinal of an event with cluster time `current`, given the previous event's cluster time and ordinal. */
-export function nextOrdinal(previous: { seconds: number; increment: number; ordinal: number } | undefined, current: Timestamp): number {
-  const same = previous !== undefined && previous.seconds === current.high >>> 0 && previous.increment === current.low >>> 0;
-  return same ? previous.ordinal + 1 : 0;
+export function versionOf(clusterTime: Timestamp, ordinal: number): EventVersion {
+  const version = { seconds: clusterTime.t, increment: clusterTime.i, ordinal };
+  assertVersion(version);
+  return version;
+}
+
+/** The previous event as the relay remembers it: with its cluster time, or as the version the checkpoint stores. */
+export type PreviousEvent = { readonly clusterTime: Timestamp; readonly ordinal: number } | EventVersion;
+
+/** The ordinal of an event with cluster time `current`: one past the previous event's when they share a cluster time. */
+export function nextOrdinal(previous: PreviousEvent | undefined, current: Timestamp): number {
+  if (previous === undefined) return 0;
+  const [seconds, increment] =
+    'clusterTime' in previous ? [previous.clusterTime.t, previous.clusterTime.i] : [previous.seconds, previous.increment];
+  return seconds === current.t && increment === current.i ? previous.ordinal + 1 : 0;
 }
 
 export function compareVersions(a: EventVersion, b: EventVersion): -1 | 0 | 1 {
-  for (const field of ['seconds', 'increment', 'ordinal'] as const) {
+  for (const field of FIELDS) {
     if (a[field] < b[field]) return -1;
     if (a[field] > b[field]) return 1;
   }
   return 0;
 }
 
-const hex8 = (value: number) => (value >>> 0).toString(16).padStart(8, '0');
+const hex8 = (value: number) => value.toString(16).padStart(8, '0');
 
-/** Fixed-width hex "ssssssss-iiiiiiii-oooooooo": string order equals version order (a DynamoDB condition can compare it). */
+/**
+ * "ssssssss-iiiiiiii-oooooooo", fixed-width lowercase hex: byte order equals version order, so a DynamoDB condition
+ * (`attribute < :version`) can compare it, and it stays readable in the console.
+ */
 export function versionToSortableString(version: EventVersion): string {
-  for (const field of ['seconds', 'increment', 'ordinal'] as const) {
-    const value = version[field];
-    if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-      throw new CdcError('RECORD_MALFORMED', `version ${field} ${value} is not an unsigned 32-bit integer`);
-    }
-  }
+  assertVersion(version);
   return `${hex8(version.seconds)}-${hex8(version.increment)}-${hex8(version.ordinal)}`;
 }
 
+const SORTABLE = /^([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{8})$/;
+
 export function parseSortableVersion(text: string): EventVersion {
-  const match = /^([0-9a-f]{8})-([0-9a-f]{8})-([0-9a-f]{8})$/.exec(text);
-  if (!match) throw new CdcError('RECORD_MALFORMED', `"${text}" is not a version (expected ssssssss-iiiiiiii-oooooooo hex)`);
-  return { seconds: Number.parseInt(match[1]!, 16), increment: Number.parseInt(match[2]!, 16), ordinal: Number.parseInt(match[3]!, 16) };
+  const match = typeof text === 'string' ? SORTABLE.exec(text) : null;
+  if (!match) {
+    const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 64)) : typeof text;
+    throw new CdcError('RECORD_MALFORMED', `version ${shown} is not ssssssss-iiiiiiii-oooooooo in lowercase hex`);
+  }
+  const [, seconds, increment, ordinal] = match as unknown as [string, string, string, string];
+  return { seconds: Number.parseInt(seconds, 16), increment: Number.parseInt(increment, 16), ordinal: Number.parseInt(ordinal, 16) };
 }
 
-/** 2017-01-01T00:00:00Z: change streams did not exist before MongoDB 3.6 (late 2017). */
-const EXTERNAL_EPOCH_SECONDS = 1_483_228_800;
+/** 2017-01-01T00:00:00Z. Change streams arrived with MongoDB 3.6 (late 2017), so no event is older. */
+export const EXTERNAL_VERSION_EPOCH_SECONDS = 1_483_228_800;
+
+/** The first second the external version cannot carry: 2017 + 2^31 s, in January 2085. */
+export const EXTERNAL_VERSION_END_SECONDS = EXTERNAL_VERSION_EPOCH_SECONDS + 2 ** 31;
 
 /**
- * The version as an OpenSearch/Elasticsearch external version (a long in [0, 2^63-1]): seconds since 2017 in the high
- * 31 bits and the increment in the low 32, which lasts until 2085. The ordinal does not fit: operations of one
- * transaction share a value, so sinks use version_type=external_gte and rely on in-order delivery within a transaction.
+ * The version as an OpenSearch/Elasticsearch external version (a long in [0, 2^63-1]), for version_type=external_gte:
+ * `(seconds - 2017-01-01) * 2^32 + increment`. Counting from 2017 keeps it below 2^63 until January 2085. The ordinal
+ * has no room: events of one transaction share a value, and external_gte accepts each of them, so their relative order
+ * in the index relies on in-order delivery within a partition.
  */
 export function versionToExternalLong(version: EventVersion): bigint {
-  const since = version.seconds - EXTERNAL_EPOCH_SECONDS;
-  if (since < 0 || since >= 2 ** 31) {
-    throw new CdcError('RECORD_MALFORMED', `cluster time ${version.seconds} s is outside 2017-2085, which external versions can carry`);
+  assertVersion(version);
+  if (version.seconds < EXTERNAL_VERSION_EPOCH_SECONDS || version.seconds >= EXTERNAL_VERSION_END_SECONDS) {
+    throw new CdcError(
+      'RECORD_MALFORMED',
+      `cluster time ${version.seconds} s is outside the range an external version can carry (2017-01-01 to 2085-01-19)`,
+    );
   }
-  return (BigInt(since) << 32n) | BigInt(version.increment >>> 0);
+  return (BigInt(version.seconds - EXTERNAL_VERSION_EPOCH_SECONDS) << 32n) + BigInt(version.increment);
 }

@@ -1,28 +1,59 @@
-import { BSON, type ChangeStreamDocument, type Document, Timestamp } from 'mongodb';
+import { BSON, type ChangeStreamDocument, type Document, type Timestamp } from 'mongodb';
 import { CdcError } from './errors';
 import { type EventVersion, versionOf, versionToSortableString } from './event-version';
 
-/** Bumped only with a migration note: consumers check it before trusting anything else in a record. */
+type Fields = Record<string, unknown>;
+
+/**
+ * The Kafka record format (DESIGN.md, "Contracts"). Bumped only with a migration note: consumers check `_cdc.v` before
+ * trusting anything else in a record.
+ */
 export const FORMAT_VERSION = 1;
 
-const OPERATION_TYPES = new Set([
-  'insert',
-  'update',
-  'replace',
-  'delete',
-  'drop',
-  'rename',
-  'dropDatabase',
-  'invalidate',
-  'create',
-  'createIndexes',
-  'dropIndexes',
-  'modify',
-  'shardCollection',
-  'reshardCollection',
-  'refineCollectionShardKey',
-]);
-const DOCUMENT_OPERATIONS = new Set(['insert', 'update', 'replace', 'delete']);
+/** Header names. Headers only repeat what the value holds, for routing and tooling that do not parse values. */
+export const HEADERS = {
+  format: 'cdc-format',
+  operation: 'cdc-op',
+  namespace: 'cdc-ns',
+  clusterTime: 'cdc-cluster-time',
+  version: 'cdc-version',
+} as const;
+
+type OperationType = ChangeStreamDocument['operationType'];
+
+/** Typed as a record so the compiler names any operation type a new driver adds and this list lacks. */
+const OPERATION_TYPES: Readonly<Record<OperationType, true>> = {
+  insert: true,
+  update: true,
+  replace: true,
+  delete: true,
+  drop: true,
+  rename: true,
+  dropDatabase: true,
+  invalidate: true,
+  create: true,
+  createIndexes: true,
+  dropIndexes: true,
+  modify: true,
+  shardCollection: true,
+  reshardCollection: true,
+  refineCollectionShardKey: true,
+};
+const DOCUMENT_OPERATIONS: ReadonlySet<string> = new Set<OperationType>(['insert', 'update', 'replace', 'delete']);
+
+const isOperationType = (value: string): value is OperationType => Object.hasOwn(OPERATION_TYPES, value);
+
+export interface Namespace {
+  readonly db: string;
+  readonly coll?: string;
+}
+
+export interface RecordMeta {
+  /** Position among consecutive events sharing one cluster time (see event-version.ts). */
+  readonly ordinal: number;
+  /** The full document and pre-image were removed because the event was too large to send whole. */
+  readonly trimmed?: boolean;
+}
 
 export interface EncodedRecord {
   readonly key: Buffer;
@@ -30,123 +61,169 @@ export interface EncodedRecord {
   readonly headers: Record<string, string>;
 }
 
-export interface RecordMeta {
-  /** Position among consecutive events sharing one cluster time (see event-version.ts). */
-  readonly ordinal: number;
-  /** The full document and pre-image were removed because the event was too large to send. */
-  readonly trimmed?: boolean;
+export interface TombstoneRecord {
+  readonly key: Buffer;
+  readonly value: null;
+  readonly headers: Record<string, string>;
 }
 
-const ejson = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: false });
-
-interface Namespace {
-  db: string;
-  coll?: string;
+export interface DecodedChangeEvent {
+  readonly tombstone: false;
+  /** The change event as MongoDB gave it, every BSON type intact, without the `_cdc` metadata. */
+  readonly event: ChangeStreamDocument;
+  readonly version: EventVersion;
+  /** Undefined only for events that carry no `ns` (some stand-in servers leave it out). */
+  readonly namespace: Namespace | undefined;
+  /** Canonical Extended JSON of the documentKey (the record key): the identity of the document in a sink. */
+  readonly documentKeyJson: string;
+  readonly trimmed: boolean;
 }
 
-function namespaceOf(event: Document): Namespace | undefined {
-  const ns = event.ns as Partial<Namespace> | undefined;
-  if (!ns?.db) return undefined;
-  return ns.coll ? { db: ns.db, coll: ns.coll } : { db: ns.db };
+export interface DecodedTombstone {
+  readonly tombstone: true;
+  readonly documentKeyJson: string;
 }
 
-/**
- * A change event as a Kafka record. Key: the documentKey as canonical Extended JSON (equal keys, one partition, per-
- * document order). Value: the event itself as canonical Extended JSON, so every BSON type round-trips, plus `_cdc`
- * with the format version and the ordinal a consumer needs to compute the version. Headers repeat what routing and
- * tooling want without parsing the value; nothing is only in them.
- */
-export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta): EncodedRecord {
-  const document = event as unknown as Document;
-  const clusterTime = document.clusterTime;
-  if (!(clusterTime instanceof Timestamp)) {
-    throw new CdcError('RECORD_MALFORMED', `change event ${ejson(document._id)} has no clusterTime`);
-  }
-  const namespace = namespaceOf(document);
-  const keySource = document.documentKey ?? (namespace ? { ns: namespace } : {});
-  const value = { ...document, _cdc: { v: FORMAT_VERSION, ordinal: meta.ordinal, ...(meta.trimmed ? { trimmed: true } : {}) } };
-  const headers: Record<string, string> = {
-    'cdc-format': String(FORMAT_VERSION),
-    'cdc-op': String(document.operationType),
-    'cdc-cluster-time': `${clusterTime.high >>> 0}.${clusterTime.low >>> 0}`,
-    'cdc-version': versionToSortableString(versionOf(clusterTime, meta.ordinal)),
-  };
-  if (namespace) headers['cdc-ns'] = namespace.coll ? `${namespace.db}.${namespace.coll}` : namespace.db;
-  return { key: Buffer.from(ejson(keySource)), value: Buffer.from(ejson(value)), headers };
-}
+export type DecodedChangeRecord = DecodedChangeEvent | DecodedTombstone;
 
-export type DecodedChangeRecord =
-  | {
-      readonly tombstone: false;
-      readonly event: ChangeStreamDocument;
-      readonly version: EventVersion;
-      readonly namespace: Namespace | undefined;
-      readonly documentKeyJson: string;
-      readonly trimmed: boolean;
-    }
-  | { readonly tombstone: true; readonly documentKeyJson: string };
+const canonical = (value: unknown): string => BSON.EJSON.stringify(value, { relaxed: false });
+
+const bsonTypeOf = (value: unknown): unknown =>
+  typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
+
+const isTimestamp = (value: unknown): value is Timestamp => bsonTypeOf(value) === 'Timestamp';
+
+/** A document, as opposed to an array, null, or a BSON value object such as ObjectId. */
+const isDocument = (value: unknown): value is Fields =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && bsonTypeOf(value) === undefined;
 
 const malformed = (reason: string): never => {
   throw new CdcError('RECORD_MALFORMED', reason);
 };
 
-function parseEjson(bytes: Buffer, what: string): unknown {
+/** Undefined when there is no `ns`; an `ns` that is there but malformed is the caller's to judge. */
+function namespaceOf(ns: unknown): Namespace | undefined | 'invalid' {
+  if (ns === undefined) return undefined;
+  if (!isDocument(ns) || typeof ns.db !== 'string' || (ns.coll !== undefined && typeof ns.coll !== 'string')) return 'invalid';
+  return typeof ns.coll === 'string' ? { db: ns.db, coll: ns.coll } : { db: ns.db };
+}
+
+/**
+ * A change event as a Kafka record. Key: the documentKey as canonical Extended JSON (equal keys, one partition, per-
+ * document order); events about a collection or database rather than a document are keyed by their namespace. Value:
+ * the event itself as canonical Extended JSON plus `_cdc` (format version, ordinal, trimmed), so a consumer needs
+ * nothing from the headers. Types survive exactly only if the event was read with promoteValues: false (and
+ * promoteLongs: false, bsonRegExp: true): a plain JS number is written as Int32, Int64 or Double by its value.
+ * Extended JSON's own limit applies: a sub-document shaped like a type wrapper (`{ $oid: ... }`,
+ * `{ $date: ... }`) reads back as that type.
+ */
+export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta): EncodedRecord {
+  const fields = event as unknown as Fields;
+  if (!isTimestamp(fields.clusterTime)) {
+    return malformed(`change event (${String(fields.operationType)}) has no clusterTime Timestamp; its version cannot be computed`);
+  }
+  const namespace = namespaceOf(fields.ns);
+  const known = namespace === 'invalid' ? undefined : namespace;
+  const keySource = fields.documentKey ?? (known ? { ns: known } : {});
+  const cdc = { v: FORMAT_VERSION, ordinal: meta.ordinal, ...(meta.trimmed ? { trimmed: true } : {}) };
+  const headers: Record<string, string> = {
+    [HEADERS.format]: String(FORMAT_VERSION),
+    [HEADERS.operation]: String(fields.operationType),
+    [HEADERS.clusterTime]: `${fields.clusterTime.t}.${fields.clusterTime.i}`,
+    [HEADERS.version]: versionToSortableString(versionOf(fields.clusterTime, meta.ordinal)),
+  };
+  if (known) headers[HEADERS.namespace] = known.coll === undefined ? known.db : `${known.db}.${known.coll}`;
+  return {
+    key: Buffer.from(canonical(keySource), 'utf8'),
+    value: Buffer.from(canonical({ ...fields, _cdc: cdc }), 'utf8'),
+    headers,
+  };
+}
+
+/** The record that lets a compacted topic forget a deleted document: the same key, no value. */
+export function tombstoneFor(key: Buffer): TombstoneRecord {
+  return { key, value: null, headers: { [HEADERS.format]: String(FORMAT_VERSION) } };
+}
+
+function parseExtendedJson(bytes: Buffer, part: 'key' | 'value'): unknown {
   const text = bytes.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return malformed(`${what} is not JSON: ${(error as Error).message}`);
+    return malformed(`${part} is not JSON: ${(error as Error).message}`);
   }
   try {
+    // Canonical mode keeps Int32, Int64 and Double apart instead of turning them into JS numbers.
     return BSON.EJSON.deserialize(json as Document, { relaxed: false });
   } catch (error) {
-    return malformed(`${what} is not valid Extended JSON: ${(error as Error).message}`);
+    return malformed(`${part} is not valid Extended JSON: ${(error as Error).message}`);
   }
 }
 
-/** Canonical Extended JSON brings small numbers back as Int32/Double objects; compare them as numbers. */
-function numeric(value: unknown): number {
-  if (typeof value === 'number') return value;
-  const bsonType = (value as { _bsontype?: unknown } | null)?._bsontype;
-  if (bsonType === 'Int32' || bsonType === 'Double' || bsonType === 'Long') return Number((value as { valueOf(): unknown }).valueOf());
-  return Number.NaN;
+/** Canonical Extended JSON brings numbers back as Int32, Double or Long objects. */
+function integerOf(value: unknown): number | undefined {
+  let number: unknown = value;
+  const bsonType = bsonTypeOf(value);
+  if (bsonType === 'Int32' || bsonType === 'Double' || bsonType === 'Long') number = Number(value);
+  return typeof number === 'number' && Number.isSafeInteger(number) ? number : undefined;
 }
 
-const isPlainObject = (value: unknown): value is Document =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && !(value as { _bsontype?: unknown })._bsontype;
+const MAX_ORDINAL = 0xffff_ffff;
 
-/** Parses and validates a record of this format; any deviation is a RECORD_MALFORMED error naming what is wrong. */
-export function decodeRecord(input: { key: Buffer | null; value: Buffer | null }): DecodedChangeRecord {
+/**
+ * Parses and validates a record of this format. A null value is a tombstone. Any deviation throws RECORD_MALFORMED
+ * naming what is wrong, for the dead-letter topic. Headers are accepted but not read: the key and value are the
+ * contract, and a record re-driven from a dead-letter topic may have lost them.
+ */
+export function decodeRecord(input: {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | string | undefined>;
+}): DecodedChangeRecord {
   if (input.key === null || input.key.length === 0) return malformed('record has no key');
-  const keyDocument = parseEjson(input.key, 'key');
-  if (!isPlainObject(keyDocument)) return malformed('key is not an Extended JSON object');
-  const documentKeyJson = ejson(keyDocument);
-  if (input.value === null) return { tombstone: true, documentKeyJson };
+  const key = parseExtendedJson(input.key, 'key');
+  if (!isDocument(key)) return malformed('key is not an Extended JSON document');
+  const keyJson = canonical(key);
+  if (input.value === null) return { tombstone: true, documentKeyJson: keyJson };
 
-  const event = parseEjson(input.value, 'value');
-  if (!isPlainObject(event)) return malformed('value is not an Extended JSON object');
-  const cdc = event._cdc as Document | undefined;
-  if (!isPlainObject(cdc)) return malformed('value has no _cdc metadata');
-  if (numeric(cdc.v) !== FORMAT_VERSION) return malformed(`value has _cdc.v ${ejson(cdc.v)}; this reader understands ${FORMAT_VERSION}`);
-  const ordinal = numeric(cdc.ordinal);
-  if (!Number.isInteger(ordinal) || ordinal < 0) return malformed(`_cdc.ordinal ${ejson(cdc.ordinal)} is not a non-negative integer`);
+  const value = parseExtendedJson(input.value, 'value');
+  if (!isDocument(value)) return malformed('value is not an Extended JSON document');
+  const { _cdc: cdc, ...event } = value;
+  if (cdc === undefined) return malformed('value has no _cdc metadata');
+  if (!isDocument(cdc)) return malformed('_cdc is not a document');
+  if (integerOf(cdc.v) !== FORMAT_VERSION) return malformed(`_cdc.v is ${canonical(cdc.v)}; this reader understands ${FORMAT_VERSION}`);
+  const ordinal = integerOf(cdc.ordinal);
+  if (ordinal === undefined || ordinal < 0 || ordinal > MAX_ORDINAL) {
+    return malformed(`_cdc.ordinal is ${canonical(cdc.ordinal)}, not an integer from 0 to ${MAX_ORDINAL}`);
+  }
+  if (cdc.trimmed !== undefined && cdc.trimmed !== true) return malformed(`_cdc.trimmed is ${canonical(cdc.trimmed)}; only true or absent`);
+
   const operationType = event.operationType;
-  if (typeof operationType !== 'string') return malformed('value has no operationType');
-  if (!OPERATION_TYPES.has(operationType)) return malformed(`operationType "${operationType}" is not a change event type`);
-  if (!(event.clusterTime instanceof Timestamp)) return malformed('clusterTime is missing or not a Timestamp');
-  if (DOCUMENT_OPERATIONS.has(operationType) && !isPlainObject(event.documentKey)) {
-    return malformed(`${operationType} event has no documentKey object`);
+  if (operationType === undefined) return malformed('value has no operationType');
+  if (typeof operationType !== 'string') return malformed(`operationType is ${canonical(operationType)}, not a string`);
+  if (!isOperationType(operationType)) return malformed(`operationType "${operationType}" is not a known change event type`);
+  if (!isTimestamp(event.clusterTime)) return malformed('clusterTime is missing or not a Timestamp');
+  const namespace = namespaceOf(event.ns);
+  if (namespace === 'invalid') return malformed('ns is not a document with a string db (and, if present, a string coll)');
+
+  let documentKeyJson = keyJson;
+  if (DOCUMENT_OPERATIONS.has(operationType)) {
+    if (!isDocument(event.documentKey)) return malformed(`${operationType} event has no documentKey document`);
+    documentKeyJson = canonical(event.documentKey);
+    // The key decides the partition, so a key that names another document would break per-document order.
+    if (documentKeyJson !== keyJson) return malformed('key does not match the documentKey in the value');
   }
-  if (event.fullDocument !== undefined && event.fullDocument !== null && !isPlainObject(event.fullDocument)) {
-    return malformed('fullDocument is not an object');
+  // null is what the server sends when an update lookup finds the document already gone.
+  if (event.fullDocument !== undefined && event.fullDocument !== null && !isDocument(event.fullDocument)) {
+    return malformed('fullDocument is present but not a document');
   }
-  const { _cdc: _meta, ...changeEvent } = event;
+
   return {
     tombstone: false,
-    event: changeEvent as unknown as ChangeStreamDocument,
+    event: event as unknown as ChangeStreamDocument,
     version: versionOf(event.clusterTime, ordinal),
-    namespace: namespaceOf(event),
+    namespace,
     documentKeyJson,
     trimmed: cdc.trimmed === true,
   };

@@ -86,6 +86,7 @@ export async function relayStream(
   }
 
   let source: ChangeSource | undefined;
+  let pendingRead: () => Promise<Batch> | undefined = () => undefined;
   let totals = { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0 };
   try {
     const stored = await store.read(stream.id);
@@ -119,8 +120,20 @@ export async function relayStream(
     logger.info({ event: 'relay.start', ...streamLog, resumeKind: resume.kind, lastEvent: position });
 
     const hasTime = () => invocation.remainingMs() > limits.safetyMarginMs;
-    while (hasTime()) {
-      const batch = await collectBatch(source, stream, limits, position, hasTime, now);
+    const collect = (from: ClusterPosition | undefined) => {
+      const reading = collectBatch(activeSource, stream, limits, from, hasTime, now);
+      // Settled later, or abandoned when the invocation fails first; never an unhandled rejection.
+      reading.catch(() => undefined);
+      return reading;
+    };
+    let activeSource = source;
+    // Reading batch N+1 overlaps producing batch N; every batch read is produced before the loop ends, so no token is
+    // ever saved past an event that Kafka has not acknowledged.
+    let next: Promise<Batch> | undefined = hasTime() ? collect(position) : undefined;
+    pendingRead = () => next;
+    while (next) {
+      const batch = await next;
+      next = undefined;
       if (batch.events === 0) {
         // Quiet stream: keep the checkpoint inside the oplog window with the server's post-batch resume token.
         const token = source.resumeToken;
@@ -132,8 +145,10 @@ export async function relayStream(
           totals.checkpoints++;
           logger.debug({ event: 'relay.idle-checkpoint', ...streamLog });
         }
+        if (hasTime()) next = collect(position);
         continue;
       }
+      if (batch.last && !batch.last.invalidate && hasTime()) next = collect(batch.last.position ?? position);
 
       const produceStarted = now();
       try {
@@ -195,8 +210,10 @@ export async function relayStream(
           return { status: 'stopped', reason: 'invalidated' };
         }
         logger.warn({ event: 'relay.invalidated', ...streamLog, action: 'continue with startAfter' });
-        await source.close();
-        source = deps.openSource(resume);
+        await activeSource.close();
+        activeSource = deps.openSource(resume);
+        source = activeSource;
+        if (hasTime()) next = collect(position);
       }
     }
 
@@ -230,6 +247,7 @@ export async function relayStream(
   } finally {
     metrics.flush();
     await source?.close().catch(() => undefined);
+    await pendingRead()?.catch(() => undefined);
     await store.release(lease).catch((error: unknown) => {
       logger.warn({ event: 'relay.release-failed', ...streamLog, error: (error as Error).message });
     });

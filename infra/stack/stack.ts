@@ -58,9 +58,15 @@ async function ensureRunning(service: LocalService, progress: Progress): Promise
       progress(`${service.name}: already running (pid ${record.pid})`);
       return;
     }
-    progress(`${service.name}: pid ${record.pid} is still starting; waiting for it`);
-    await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, service.startTimeoutMs);
-    return;
+    const startedMsAgo = Date.now() - Date.parse(record.startedAt);
+    if (startedMsAgo < service.startTimeoutMs) {
+      progress(`${service.name}: pid ${record.pid} is still starting; waiting for it`);
+      await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, service.startTimeoutMs - startedMsAgo);
+      return;
+    }
+    // Running long enough to have answered, yet silent: wedged (for example out of memory). Replace it.
+    progress(`${service.name}: pid ${record.pid} is running but not answering; restarting it (see ${logPath(service.name)})`);
+    await stopProcessGroup(record.pid, 10_000);
   }
   forgetRunRecord(service.name);
   if (await portAnswers(bindHost, service.port.port)) {

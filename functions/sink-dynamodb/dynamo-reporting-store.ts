@@ -1,0 +1,122 @@
+import {
+  ConditionalCheckFailedException,
+  type AttributeValue,
+  type DynamoDBClient,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CdcError } from '../../shared/errors';
+import { versionToSortableString } from '../../shared/event-version';
+import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
+import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
+import { toAttributeMap } from './dynamo-item';
+
+/** Item attributes the sink owns; a document field with one of these names cannot be stored beside them. */
+export const RESERVED_ATTRIBUTES = ['_key', '_version', '_op', '_ns', '_syncedAt', '_expiresAt'] as const;
+
+export interface DynamoReportingOptions {
+  readonly table: string;
+  /** Conditional writes cannot be batched (BatchWriteItem takes no conditions), so they run this many at a time. */
+  readonly concurrency: number;
+  /** When set, delete tombstones carry `_expiresAt` (epoch seconds) this far ahead, for a TTL to purge them. */
+  readonly tombstoneTtlSeconds?: number;
+}
+
+/** Runs tasks with at most `limit` in flight, in order of submission. */
+async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await task(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * One item per source document, key "db.coll|<documentKey as canonical Extended JSON>", written only when the item
+ * is absent or holds an older version. A delete leaves a tombstone with its version, so a late older update cannot
+ * bring the document back.
+ */
+export class DynamoReportingStore implements ReportingStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly options: DynamoReportingOptions,
+  ) {}
+
+  async apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
+    let applied = 0;
+    let stale = 0;
+    const rejected: RejectedRecord[] = [];
+    let failure: unknown;
+    await inPool(changes, this.options.concurrency, async (change) => {
+      if (failure) return;
+      let item: Record<string, AttributeValue>;
+      try {
+        item = this.itemFor(change);
+      } catch (error) {
+        rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: (error as Error).message });
+        return;
+      }
+      try {
+        await this.client.send(
+          new PutItemCommand({
+            TableName: this.options.table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
+            ExpressionAttributeNames: { '#key': '_key', '#version': '_version' },
+            ExpressionAttributeValues: { ':version': { S: versionToSortableString(change.version) } },
+          }),
+          { abortSignal: AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)) },
+        );
+        applied++;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) {
+          applied++;
+          stale++;
+          return;
+        }
+        const name = (error as { name?: string }).name;
+        const message = (error as Error).message;
+        if (name === 'ValidationException') {
+          const tooLarge = /size has exceeded|item size/i.test(message);
+          rejected.push({
+            record: change.record,
+            code: tooLarge ? 'RECORD_TOO_LARGE' : 'STORE_REJECTED',
+            reason: `DynamoDB refused the item for ${change.identity}: ${message}`,
+          });
+          return;
+        }
+        failure = error;
+      }
+    });
+    if (failure) {
+      throw new CdcError(
+        'STORE_UNAVAILABLE',
+        `DynamoDB table ${this.options.table} did not accept writes (the SDK's retries are spent): ${(failure as Error).message}`,
+        { cause: failure },
+      );
+    }
+    return { applied, stale, rejected };
+  }
+
+  private itemFor(change: SinkChange): Record<string, AttributeValue> {
+    const meta: Record<string, AttributeValue> = {
+      _key: { S: change.identity },
+      _version: { S: versionToSortableString(change.version) },
+      _op: { S: change.operationType },
+      _ns: { S: `${change.namespace.db}.${change.namespace.coll}` },
+      _syncedAt: { S: new Date().toISOString() },
+    };
+    if (change.kind === 'delete') {
+      if (this.options.tombstoneTtlSeconds !== undefined) {
+        meta._expiresAt = { N: String(Math.floor(Date.now() / 1000) + this.options.tombstoneTtlSeconds) };
+      }
+      return meta;
+    }
+    const document = toAttributeMap(change.document ?? {});
+    const clash = RESERVED_ATTRIBUTES.find((name) => name in document);
+    if (clash) throw new CdcError('RECORD_MALFORMED', `the document has a field "${clash}", which the DynamoDB sink reserves`);
+    return { ...document, ...meta };
+  }
+}

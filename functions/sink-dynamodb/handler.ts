@@ -1,0 +1,47 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { Producer } from 'kafkajs';
+import { KafkaDeadLetterSink } from '../../shared/dead-letter';
+import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
+import { createLogger } from '../../shared/logger';
+import { createMetrics } from '../../shared/metrics';
+import { runSink, type SinkSummary } from '../../shared/sink-runner';
+import { DynamoReportingStore } from './dynamo-reporting-store';
+import { parseDynamoSinkEnv } from './sink-dynamodb-config';
+
+const SINK = 'dynamodb';
+// Parsed once per container: a misconfigured function fails at cold start, naming the variable.
+const env = parseDynamoSinkEnv();
+const kafkaSettings = parseKafkaEnv();
+const logger = createLogger('mongo-cdc-sink-dynamodb');
+const store = new DynamoReportingStore(
+  new DynamoDBClient({
+    ...(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {}),
+    maxAttempts: env.SINK_DYNAMODB_MAX_ATTEMPTS,
+    retryMode: 'adaptive',
+  }),
+  {
+    table: env.REPORTING_TABLE,
+    concurrency: env.SINK_DYNAMODB_CONCURRENCY,
+    ...(env.SINK_TOMBSTONE_TTL_SECONDS ? { tombstoneTtlSeconds: env.SINK_TOMBSTONE_TTL_SECONDS } : {}),
+  },
+);
+const kafka = createKafka(kafkaSettings, logger);
+let producer: Producer | undefined;
+
+async function deadLetterProducer(): Promise<Producer> {
+  if (!producer) {
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+    await producer.connect();
+  }
+  return producer;
+}
+
+export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
+  const metrics = createMetrics('mongo-cdc-sink-dynamodb', { Sink: SINK });
+  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer(), env.SINK_DEAD_LETTER_TOPIC, SINK);
+  return runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
+    context.getRemainingTimeInMillis(),
+  );
+}

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { parseEnv } from '../../shared/env-config';
+
+export const dynamoSinkEnvShape = {
+  REPORTING_TABLE: z.string().min(1),
+  /** Topics are "<prefix>.<db>.<collection>": how the sink tells the namespace when an event does not say. */
+  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
+  SINK_DYNAMODB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  SINK_TOMBSTONE_TTL_SECONDS: z.coerce.number().int().positive().optional(),
+  /** The SDK retries throttling and 5xx with adaptive backoff this many times before the batch fails. */
+  SINK_DYNAMODB_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+};
+
+export function parseDynamoSinkEnv(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnv(dynamoSinkEnvShape, env);
+}

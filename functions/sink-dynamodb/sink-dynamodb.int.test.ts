@@ -1,0 +1,156 @@
+import { type AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { BSON, type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpoints, external } from '../../infra/stack/endpoints';
+import { stackDown, stackUp } from '../../infra/stack/stack';
+import { encodeChangeEvent } from '../../shared/record-format';
+import type { SourceRecord } from '../../shared/lambda-kafka-event';
+import { buildChangeHistory, inOrderBatches, shuffledBatches } from '../../test/support/change-history';
+import { dropTable, localDynamo } from '../../test/support/local-clients';
+import { SinkHarness } from '../../test/support/sink-harness';
+import { uniqueName } from '../../test/support/unique-name';
+import { toAttributeMap } from './dynamo-item';
+import { DynamoReportingStore, RESERVED_ATTRIBUTES } from './dynamo-reporting-store';
+
+async function createReportingTable(client: DynamoDBClient, name: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+}
+
+async function scanAll(client: DynamoDBClient, table: string): Promise<Map<string, Record<string, AttributeValue>>> {
+  const items = new Map<string, Record<string, AttributeValue>>();
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) }));
+    for (const item of page.Items ?? []) items.set(item._key?.S ?? '', item);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}
+
+const withoutMeta = (item: Record<string, AttributeValue>) =>
+  Object.fromEntries(Object.entries(item).filter(([name]) => !(RESERVED_ATTRIBUTES as readonly string[]).includes(name)));
+
+function event(id: number, operationType: string, increment: number, document?: Record<string, unknown>): SourceRecord {
+  const encoded = encodeChangeEvent(
+    {
+      _id: { _data: `t${increment}` },
+      operationType,
+      clusterTime: new Timestamp({ t: 1_790_000_000, i: increment }),
+      ns: { db: 'shop', coll: 'orders' },
+      documentKey: { _id: new Int32(id) },
+      ...(document ? { fullDocument: { _id: new Int32(id), ...document } } : {}),
+    } as unknown as ChangeStreamDocument,
+    { ordinal: 0 },
+  );
+  return { topic: 'mongo-cdc.shop.orders', partition: 0, offset: increment, ...encoded };
+}
+
+describe('DynamoDB reporting sink (DynamoDB Local, Kafka)', () => {
+  const client = localDynamo();
+  const harness = new SinkHarness();
+  const table = uniqueName('reporting');
+  const store = new DynamoReportingStore(client, { table, concurrency: 16, tombstoneTtlSeconds: 86_400 });
+
+  beforeAll(async () => {
+    await harness.setUp();
+    await createReportingTable(client, table);
+  });
+  afterAll(async () => {
+    await harness.tearDown();
+    await dropTable(client, table);
+    client.destroy();
+  });
+
+  it('equals the final state after 10,000 mixed changes delivered in order and redelivered twice shuffled', async () => {
+    // Prepare
+    const history = buildChangeHistory({ db: 'shop', coll: 'mixed', topic: 'mongo-cdc.shop.mixed', documents: 300, operations: 10_000, partitions: 3, seed: 7 });
+
+    // Act
+    for (const batch of inOrderBatches(history.records, 500)) await harness.run('dynamodb', store, batch);
+    for (const seed of [11, 13]) for (const batch of shuffledBatches(history.records, 500, seed)) await harness.run('dynamodb', store, batch);
+
+    // Assess
+    const items = await scanAll(client, table);
+    let live = 0;
+    for (const [documentKeyJson, document] of history.finalState) {
+      const item = items.get(`shop.mixed|${documentKeyJson}`);
+      expect(item, documentKeyJson).toBeDefined();
+      if (document) {
+        live++;
+        expect(withoutMeta(item!)).toEqual(toAttributeMap(document));
+        expect(item!._op?.S).not.toBe('delete');
+      } else {
+        expect(item!._op?.S).toBe('delete');
+        expect(item!._expiresAt?.N).toMatch(/^\d+$/);
+      }
+    }
+    expect(live).toBeGreaterThan(50);
+    expect(harness.metrics.total('StaleSkipped')).toBeGreaterThan(0);
+  });
+
+  it('lets a delete beat a late older update', async () => {
+    const insert = event(1, 'insert', 1, { v: 'one' });
+    const update = event(1, 'update', 2, { v: 'two' });
+    const remove = event(1, 'delete', 3);
+
+    await harness.run('dynamodb', store, [insert]);
+    await harness.run('dynamodb', store, [remove]);
+    const late = await harness.run('dynamodb', store, [update]);
+
+    expect(late).toMatchObject({ applied: 1, stale: 1 });
+    const item = (await scanAll(client, table)).get(`shop.orders|${BSON.EJSON.stringify({ _id: new Int32(1) }, { relaxed: false })}`);
+    expect(item?._op?.S).toBe('delete');
+    expect(item?.v).toBeUndefined();
+  });
+
+  it('dead-letters malformed records with their bytes and the reason, and applies the rest of the batch', async () => {
+    const good = event(2, 'insert', 10, { v: 'good' });
+    const garbage: SourceRecord = { topic: 'mongo-cdc.shop.orders', partition: 1, offset: 77, key: Buffer.from('{"_id":1}'), value: Buffer.from('not json'), headers: {} };
+    const clash = event(3, 'insert', 11, { _version: 'mine' });
+
+    const summary = await harness.run('dynamodb', store, [garbage, good, clash]);
+
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 2 });
+    const dead = await harness.deadLetters();
+    const byOffset = new Map(dead.map((record) => [record.headers['cdc-dlq-source-offset'], record]));
+    expect(byOffset.get('77')?.value?.toString()).toBe('not json');
+    expect(byOffset.get('77')?.headers['cdc-dlq-reason']).toMatch(/not JSON/);
+    expect(byOffset.get('77')?.headers['cdc-dlq-source-partition']).toBe('1');
+    expect(byOffset.get('11')?.headers['cdc-dlq-reason']).toMatch(/reserves/);
+    expect(harness.logger.named('sink.malformed-record').length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(external.dynamodb())('fails the batch while DynamoDB is down, and the retry succeeds once it is back', async () => {
+    const record = event(4, 'insert', 20, { v: 'retry me' });
+    const impatient = new DynamoReportingStore(
+      new DynamoDBClient({ endpoint: endpoints.dynamodb(), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 2 }),
+      { table, concurrency: 4 },
+    );
+    await stackDown(() => undefined, ['dynamodb']);
+    let failure: unknown;
+    try {
+      await harness.run('dynamodb', impatient, [record]);
+    } catch (error) {
+      failure = error;
+    } finally {
+      await stackUp(() => undefined, ['dynamodb']);
+    }
+    // DynamoDB Local keeps tables in memory: the restarted one needs its table again.
+    await createReportingTable(client, table);
+
+    const retried = await harness.run('dynamodb', impatient, [record]);
+
+    expect(failure).toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    expect(harness.logger.named('sink.store-failed').length).toBeGreaterThan(0);
+    expect(retried).toMatchObject({ applied: 1, deadLettered: 0 });
+    expect((await scanAll(client, table)).size).toBe(1);
+  }, 120_000);
+});

@@ -1,0 +1,48 @@
+import type { Context } from 'aws-lambda';
+import type { Producer } from 'kafkajs';
+import { KafkaDeadLetterSink } from '../../shared/dead-letter';
+import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
+import { createLogger } from '../../shared/logger';
+import { createMetrics } from '../../shared/metrics';
+import { runSink, type SinkSummary } from '../../shared/sink-runner';
+import { OpenSearchStore } from './opensearch-store';
+import { createSearchClient } from './search-client';
+import { parseOpenSearchSinkEnv } from './sink-opensearch-config';
+
+const SINK = 'opensearch';
+// Parsed once per container: a misconfigured function fails at cold start, naming the variable.
+const env = parseOpenSearchSinkEnv();
+const kafkaSettings = parseKafkaEnv();
+const logger = createLogger('mongo-cdc-sink-opensearch');
+const store = new OpenSearchStore(
+  createSearchClient({
+    url: env.OPENSEARCH_URL,
+    region: env.AWS_REGION,
+    ...(env.OPENSEARCH_SIGV4_SERVICE ? { sigv4Service: env.OPENSEARCH_SIGV4_SERVICE } : {}),
+    ...(env.OPENSEARCH_USERNAME ? { username: env.OPENSEARCH_USERNAME, password: env.OPENSEARCH_PASSWORD ?? '' } : {}),
+  }),
+  {
+    indexTemplate: env.SINK_INDEX_TEMPLATE,
+    ...(env.SINK_INDEX_BODY ? { indexBody: env.SINK_INDEX_BODY } : {}),
+    baseBackoffMs: env.SINK_RETRY_BASE_MS,
+  },
+);
+const kafka = createKafka(kafkaSettings, logger);
+let producer: Producer | undefined;
+
+async function deadLetterProducer(): Promise<Producer> {
+  if (!producer) {
+    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+    await producer.connect();
+  }
+  return producer;
+}
+
+export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
+  const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
+  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer(), env.SINK_DEAD_LETTER_TOPIC, SINK);
+  return runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
+    context.getRemainingTimeInMillis(),
+  );
+}

@@ -1,0 +1,66 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+export interface SearchResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** The one HTTP call the sink makes, so retries and signing stay out of the bulk logic. */
+export interface SearchClient {
+  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD', path: string, body?: string, signal?: AbortSignal): Promise<SearchResponse>;
+}
+
+export interface SearchClientOptions {
+  readonly url: string;
+  /** Sign requests with AWS SigV4 for Amazon OpenSearch Service ("es") or OpenSearch Serverless ("aoss"). */
+  readonly sigv4Service?: 'es' | 'aoss';
+  readonly region: string;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+/** fetch-based client for OpenSearch 2.x and Elasticsearch 7/8 (same `_bulk` API), optionally SigV4-signed. */
+export function createSearchClient(options: SearchClientOptions): SearchClient {
+  const base = new URL(options.url);
+  const signer = options.sigv4Service
+    ? new SignatureV4({ service: options.sigv4Service, region: options.region, credentials: defaultProvider(), sha256: Sha256 })
+    : undefined;
+  return {
+    async request(method, path, body, signal) {
+      const url = new URL(path, base);
+      let headers: Record<string, string> = { host: url.host };
+      if (body !== undefined) headers['content-type'] = path.includes('_bulk') ? 'application/x-ndjson' : 'application/json';
+      if (options.username !== undefined) {
+        headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
+      }
+      if (signer) {
+        const query: Record<string, string> = {};
+        url.searchParams.forEach((value, key) => {
+          query[key] = value;
+        });
+        const signed = await signer.sign({
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path: url.pathname,
+          query,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+        });
+        headers = signed.headers as Record<string, string>;
+      }
+      const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        // Proxies and load balancers answer errors in HTML; keep the text for the error message.
+      }
+      return { status: response.status, body: parsed };
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import type { Document } from 'mongodb';
+
+/*
+ * How a MongoDB document becomes an OpenSearch/Elasticsearch source document (a JSON projection for search; the
+ * record in Kafka stays the exact copy):
+ *   string, boolean, null, document, array → as they are
+ *   Int32, Double → number; NaN and ±Infinity → null (JSON has neither); Int64 → number when exact (|n| < 2^53),
+ *     otherwise a decimal string; Decimal128 → decimal string
+ *   Date → ISO-8601 string (OpenSearch maps it as a date); ObjectId → 24 hex digits
+ *   Binary → base64 string; Timestamp → { t, i }; regular expression → "/pattern/options"; MinKey/MaxKey → null;
+ *   Code → its source text
+ */
+export function toSearchValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (Array.isArray(value)) return value.map(toSearchValue);
+  if (value instanceof RegExp) return `/${value.source}/${value.flags}`;
+  const bson = value as { _bsontype?: string };
+  switch (bson._bsontype) {
+    case 'Int32':
+    case 'Double':
+      return toSearchValue((value as { valueOf(): number }).valueOf());
+    case 'Long': {
+      const long = value as { toNumber(): number; toString(): string };
+      const asNumber = long.toNumber();
+      return Number.isSafeInteger(asNumber) ? asNumber : long.toString();
+    }
+    case 'Decimal128':
+      return String(value);
+    case 'ObjectId':
+      return (value as { toHexString(): string }).toHexString();
+    case 'Binary':
+      return Buffer.from((value as { buffer: Uint8Array }).buffer).toString('base64');
+    case 'Timestamp': {
+      const timestamp = value as unknown as { t: number; i: number };
+      return { t: timestamp.t, i: timestamp.i };
+    }
+    case 'BSONRegExp': {
+      const regex = value as unknown as { pattern: string; options: string };
+      return `/${regex.pattern}/${regex.options}`;
+    }
+    case 'MinKey':
+    case 'MaxKey':
+      return null;
+    case 'Code':
+      return String((value as unknown as { code: string }).code);
+    case 'BSONSymbol':
+      return String(value);
+    case undefined:
+      return toSearchDocument(value as Document);
+    default:
+      return String(value);
+  }
+}
+
+export function toSearchDocument(document: Document): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(document)) {
+    if (value !== undefined) result[name] = toSearchValue(value);
+  }
+  return result;
+}
+
+const MAX_ID_BYTES = 512;
+
+/**
+ * The document id in the index: the documentKey as canonical Extended JSON (so 5, "5" and ObjectId("5…") never
+ * collide), or its SHA-256 when longer than the 512 bytes an id may have.
+ */
+export function searchDocumentId(documentKeyJson: string): string {
+  if (Buffer.byteLength(documentKeyJson) <= MAX_ID_BYTES) return documentKeyJson;
+  return `sha256:${createHash('sha256').update(documentKeyJson).digest('hex')}`;
+}
+
+/** Index names must be lowercase and avoid \ / * ? " < > | , # : and spaces; the template takes {db} and {coll}. */
+export function indexName(template: string, namespace: { db: string; coll: string }): string {
+  const raw = template.replaceAll('{db}', namespace.db).replaceAll('{coll}', namespace.coll).toLowerCase();
+  return raw.replace(/[\\/*?"<>| ,#:]/g, '_').replace(/^[-_+]+/, '');
+}

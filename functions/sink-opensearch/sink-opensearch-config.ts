@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { jsonVariable, parseEnv } from '../../shared/env-config';
+
+export const openSearchSinkEnvShape = {
+  OPENSEARCH_URL: z.url(),
+  /** Set to "es" (Amazon OpenSearch Service) or "aoss" (Serverless) to sign requests with the function's role. */
+  OPENSEARCH_SIGV4_SERVICE: z.enum(['es', 'aoss']).optional(),
+  OPENSEARCH_USERNAME: z.string().optional(),
+  OPENSEARCH_PASSWORD: z.string().optional(),
+  SINK_INDEX_TEMPLATE: z.string().min(1).default('mongo-cdc-{db}-{coll}'),
+  /** Settings and mappings for indices the sink creates, e.g. {"mappings":{"properties":{...}}}. */
+  SINK_INDEX_BODY: jsonVariable(z.record(z.string(), z.unknown())).optional(),
+  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
+  SINK_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
+  AWS_REGION: z.string().default('us-east-1'),
+};
+
+export function parseOpenSearchSinkEnv(env: NodeJS.ProcessEnv = process.env) {
+  return parseEnv(openSearchSinkEnvShape, env);
+}

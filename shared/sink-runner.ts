@@ -1,0 +1,128 @@
+import type { DeadLetterSink } from './dead-letter';
+import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import { prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
+
+export interface ApplyOutcome {
+  /** Written, or already held at this version or newer (redelivery): either way the store reflects the change. */
+  readonly applied: number;
+  /** Refused because the store holds a newer version: a stale replay, harmless. Counted within applied. */
+  readonly stale: number;
+  /** Changes the store refused for good (too large, unmappable); they go to the dead-letter topic. */
+  readonly rejected: RejectedRecord[];
+}
+
+/** A reporting store, narrowed to what a sink needs. Throws STORE_UNAVAILABLE when it cannot be written in time. */
+export interface ReportingStore {
+  apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome>;
+}
+
+export interface SinkDeps {
+  readonly store: ReportingStore;
+  readonly deadLetters: DeadLetterSink;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly topicPrefix: string;
+  readonly now?: () => number;
+}
+
+export interface SinkSummary {
+  readonly records: number;
+  readonly changes: number;
+  readonly applied: number;
+  readonly stale: number;
+  readonly deadLettered: number;
+  readonly skipped: { tombstones: number; controlEvents: number; withoutDocument: number; superseded: number };
+}
+
+/**
+ * One invocation of a sink: decode the batch, dead-letter what does not decode, reduce to the newest change per
+ * document, apply with versioned writes, dead-letter what the store refuses for good. Any other failure propagates so
+ * the event source redelivers the whole batch, which versioned writes make harmless.
+ */
+export async function runSink(
+  sinkName: string,
+  event: LambdaKafkaEvent,
+  deps: SinkDeps,
+  remainingMs: () => number,
+): Promise<SinkSummary> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const { logger, metrics } = deps;
+  const prepared = prepareBatch(recordsOf(event), deps.topicPrefix);
+  for (const bad of prepared.malformed) {
+    logger.warn({
+      event: 'sink.malformed-record',
+      sink: sinkName,
+      topic: bad.record.topic,
+      partition: bad.record.partition,
+      offset: bad.record.offset,
+      reason: bad.reason,
+    });
+  }
+
+  const applyStarted = now();
+  let outcome: ApplyOutcome;
+  try {
+    outcome = await deps.store.apply(prepared.changes, remainingMs);
+  } catch (error) {
+    metrics.add('StoreErrors', 'Count', 1);
+    metrics.flush();
+    logger.error({ event: 'sink.store-failed', sink: sinkName, changes: prepared.changes.length, error: (error as Error).message });
+    throw error;
+  }
+  const applyMs = now() - applyStarted;
+  for (const refused of outcome.rejected) {
+    logger.warn({
+      event: 'sink.rejected-by-store',
+      sink: sinkName,
+      topic: refused.record.topic,
+      partition: refused.record.partition,
+      offset: refused.record.offset,
+      reason: refused.reason,
+    });
+  }
+
+  const deadLetters = [...prepared.malformed, ...outcome.rejected];
+  try {
+    await deps.deadLetters.send(deadLetters);
+  } catch (error) {
+    metrics.add('DeadLetterErrors', 'Count', 1);
+    metrics.flush();
+    logger.error({ event: 'sink.dead-letter-failed', sink: sinkName, records: deadLetters.length, error: (error as Error).message });
+    throw error;
+  }
+
+  const newestClusterTime = prepared.changes.reduce((newest, change) => Math.max(newest, change.clusterTimeMs), 0);
+  const applyLatencyMs = newestClusterTime > 0 ? Math.max(0, now() - newestClusterTime) : undefined;
+  const summary: SinkSummary = {
+    records: prepared.counts.records,
+    changes: prepared.changes.length,
+    applied: outcome.applied,
+    stale: outcome.stale,
+    deadLettered: deadLetters.length,
+    skipped: {
+      tombstones: prepared.counts.tombstones,
+      controlEvents: prepared.counts.controlEvents,
+      withoutDocument: prepared.counts.withoutDocument,
+      superseded: prepared.counts.superseded,
+    },
+  };
+  logger.info({
+    event: 'sink.batch',
+    sink: sinkName,
+    ...summary,
+    applyMs,
+    totalMs: now() - started,
+    ...(applyLatencyMs !== undefined ? { applyLatencyMs } : {}),
+  });
+  metrics.add('EventsApplied', 'Count', outcome.applied);
+  metrics.add('StaleSkipped', 'Count', outcome.stale);
+  metrics.add('DeadLettered', 'Count', deadLetters.length);
+  metrics.add('UpdatesWithoutDocument', 'Count', prepared.counts.withoutDocument);
+  metrics.add('ControlEventsSkipped', 'Count', prepared.counts.controlEvents);
+  if (applyLatencyMs !== undefined) metrics.add('ApplyLatency', 'Milliseconds', applyLatencyMs);
+  metrics.flush();
+  return summary;
+}

@@ -1,0 +1,45 @@
+import type { Producer } from 'kafkajs';
+import { KafkaDeadLetterSink } from '../../shared/dead-letter';
+import { lambdaKafkaEventOf, type SourceRecord } from '../../shared/lambda-kafka-event';
+import { RecordingMetrics } from '../../shared/metrics';
+import { runSink, type ReportingStore, type SinkSummary } from '../../shared/sink-runner';
+import { localKafka, readAllRecords, type ReadRecord } from './local-clients';
+import { RecordingLogger } from './recording-logger';
+import { uniqueName } from './unique-name';
+
+/** Runs batches through the sinks' domain function with real stores and a real dead-letter topic. */
+export class SinkHarness {
+  readonly kafka = localKafka('sink-test');
+  readonly deadLetterTopic = uniqueName('sink-dlq');
+  readonly logger = new RecordingLogger();
+  readonly metrics = new RecordingMetrics();
+  private producer: Producer | undefined;
+
+  async setUp(): Promise<this> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: this.deadLetterTopic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await this.producer.connect();
+    return this;
+  }
+
+  async run(sink: string, store: ReportingStore, records: readonly SourceRecord[], topicPrefix = 'mongo-cdc'): Promise<SinkSummary> {
+    if (!this.producer) throw new Error('call setUp first');
+    const deadLetters = new KafkaDeadLetterSink(this.producer, this.deadLetterTopic, sink);
+    return runSink(sink, lambdaKafkaEventOf(records), { store, deadLetters, logger: this.logger, metrics: this.metrics, topicPrefix }, () => 60_000);
+  }
+
+  deadLetters(): Promise<ReadRecord[]> {
+    return readAllRecords(this.kafka, [this.deadLetterTopic]);
+  }
+
+  async tearDown(): Promise<void> {
+    await this.producer?.disconnect();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [this.deadLetterTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

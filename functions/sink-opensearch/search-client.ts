@@ -9,7 +9,7 @@ export interface SearchResponse {
 
 /** The one HTTP call the sink makes, so retries and signing stay out of the bulk logic. */
 export interface SearchClient {
-  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD', path: string, body?: string, signal?: AbortSignal): Promise<SearchResponse>;
+  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD' | 'DELETE', path: string, body?: string, signal?: AbortSignal): Promise<SearchResponse>;
 }
 
 export interface SearchClientOptions {

@@ -10,6 +10,7 @@ import type { Document } from 'mongodb';
  *   Date → ISO-8601 string (OpenSearch maps it as a date); ObjectId → 24 hex digits
  *   Binary → base64 string; Timestamp → { t, i }; regular expression → "/pattern/options"; MinKey/MaxKey → null;
  *   Code → its source text
+ * The top-level `_id` becomes `mongo_id` (OpenSearch reserves `_id`); the index's own id is the documentKey.
  */
 export function toSearchValue(value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -51,18 +52,26 @@ export function toSearchValue(value: unknown): unknown {
     case 'BSONSymbol':
       return String(value);
     case undefined:
-      return toSearchDocument(value as Document);
+      return toSearchObject(value as Document);
     default:
       return String(value);
   }
 }
 
-export function toSearchDocument(document: Document): Record<string, unknown> {
+/** `_id` is a metadata field in OpenSearch and Elasticsearch; the document's own id is kept as `mongo_id`. */
+export const MONGO_ID_FIELD = 'mongo_id';
+
+function toSearchObject(document: Document): Record<string, unknown> {
   const result: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(document)) {
     if (value !== undefined) result[name] = toSearchValue(value);
   }
   return result;
+}
+
+export function toSearchDocument(document: Document): Record<string, unknown> {
+  const { _id: id, ...rest } = document;
+  return { ...(id !== undefined ? { [MONGO_ID_FIELD]: toSearchValue(id) } : {}), ...toSearchObject(rest) };
 }
 
 const MAX_ID_BYTES = 512;

@@ -25,10 +25,17 @@ export class SinkHarness {
     return this;
   }
 
-  async run(sink: string, store: ReportingStore, records: readonly SourceRecord[], topicPrefix = 'mongo-cdc'): Promise<SinkSummary> {
+  /** One invocation with a Lambda-like countdown (`budgetMs`), as the event source would make it. */
+  async run(sink: string, store: ReportingStore, records: readonly SourceRecord[], budgetMs = 60_000): Promise<SinkSummary> {
     if (!this.producer) throw new Error('call setUp first');
     const deadLetters = new KafkaDeadLetterSink(this.producer, this.deadLetterTopic, sink);
-    return runSink(sink, lambdaKafkaEventOf(records), { store, deadLetters, logger: this.logger, metrics: this.metrics, topicPrefix }, () => 60_000);
+    const deadline = Date.now() + budgetMs;
+    return runSink(
+      sink,
+      lambdaKafkaEventOf(records),
+      { store, deadLetters, logger: this.logger, metrics: this.metrics, topicPrefix: 'mongo-cdc' },
+      () => deadline - Date.now(),
+    );
   }
 
   deadLetters(): Promise<ReadRecord[]> {

@@ -51,7 +51,8 @@ function saslFor(settings: KafkaSettings): SASLOptions | undefined {
 function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ level, log }) => {
-      const { message, ...extra } = log;
+      // KafkaJS stamps its own timestamp; the structured logger owns that key.
+      const { message, timestamp: _timestamp, ...extra } = log;
       const event = { event: 'kafkajs', kafkaMessage: message, ...extra };
       if (level === logLevel.ERROR) logger.error(event);
       else if (level === logLevel.WARN) logger.warn(event);

@@ -1,0 +1,89 @@
+import { CreateTableCommand, ScanCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
+import type { Document } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { endpoints } from '../infra/stack/endpoints';
+import { lambdaKafkaEventOf } from '../shared/lambda-kafka-event';
+import { dropTable, readAllRecords } from './support/local-clients';
+import { RelayHarness } from './support/relay-harness';
+import { uniqueName } from './support/unique-name';
+
+/** A Lambda context whose clock really counts down, as the local runtime and AWS give it. */
+function contextFor(budgetMs: number): Context {
+  const deadline = Date.now() + budgetMs;
+  return { awsRequestId: uniqueName('request'), getRemainingTimeInMillis: () => deadline - Date.now() } as unknown as Context;
+}
+
+describe('relay output through the real sink handlers', () => {
+  const relay = new RelayHarness();
+  const reportingTable = uniqueName('reporting');
+  const indexPrefix = uniqueName('pipeline');
+
+  beforeAll(async () => {
+    await relay.setUp();
+    await relay.dynamo.send(
+      new CreateTableCommand({
+        TableName: reportingTable,
+        AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await waitUntilTableExists({ client: relay.dynamo, maxWaitTime: 30 }, { TableName: reportingTable });
+  });
+  afterAll(async () => {
+    await dropTable(relay.dynamo, reportingTable);
+    await fetch(`${endpoints.opensearch()}/${indexPrefix}-*`, { method: 'DELETE' }).catch(() => undefined);
+    await relay.tearDown();
+  });
+
+  it('leaves the reporting table and the index equal to MongoDB', async () => {
+    // Prepare: the handlers read their configuration at cold start, exactly as in Lambda.
+    Object.assign(process.env, {
+      KAFKA_BROKERS: endpoints.kafkaBrokers().join(','),
+      DYNAMODB_ENDPOINT: endpoints.dynamodb(),
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      REPORTING_TABLE: reportingTable,
+      OPENSEARCH_URL: endpoints.opensearch(),
+      SINK_INDEX_TEMPLATE: `${indexPrefix}-{db}-{coll}`,
+      SINK_DEAD_LETTER_TOPIC: uniqueName('pipeline-dlq'),
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    });
+    const dynamoSink = await import('../functions/sink-dynamodb/handler');
+    const searchSink = await import('../functions/sink-opensearch/handler');
+    const db = uniqueName('pipeline');
+    const stream = relay.stream({ database: db, collection: 'customers', topicPrefix: 'mongo-cdc' });
+    await relay.run(stream, 1_500);
+    const customers = relay.mongo.db(db).collection('customers');
+    await customers.insertMany(Array.from({ length: 120 }, (_, index) => ({ _id: index, name: `customer ${index}`, since: new Date(1_700_000_000_000 + index) }) as Document));
+    await customers.deleteMany({ _id: { $mod: [3, 0] } } as Document);
+    await customers.insertOne({ _id: 0, name: 'customer 0 again', since: new Date(1_800_000_000_000) } as Document);
+
+    // Act
+    await relay.run(stream, 5_000);
+    const records = await readAllRecords(relay.kafka, [`mongo-cdc.${db}.customers`]);
+    for (let index = 0; index < records.length; index += 50) {
+      const event = lambdaKafkaEventOf(records.slice(index, index + 50).map((record) => ({ ...record, offset: Number(record.offset) })));
+      await dynamoSink.handler(event, contextFor(30_000));
+      await searchSink.handler(event, contextFor(30_000));
+    }
+
+    // Assess
+    const truth = await customers.find({}, { sort: { _id: 1 } }).toArray();
+    const items = (await relay.dynamo.send(new ScanCommand({ TableName: reportingTable }))).Items ?? [];
+    const live = items.filter((item) => item._op?.S !== 'delete');
+    expect(live.map((item) => ({ _id: Number(item._id?.N), name: item.name?.S, since: item.since?.S })).sort((a, b) => a._id - b._id)).toEqual(
+      truth.map((document) => ({ _id: document._id, name: document.name, since: (document.since as Date).toISOString() })),
+    );
+    expect(items.filter((item) => item._op?.S === 'delete')).toHaveLength(39);
+    const index = `${indexPrefix}-${db}-customers`.toLowerCase();
+    await fetch(`${endpoints.opensearch()}/${index}/_refresh`, { method: 'POST' });
+    const search = (await (await fetch(`${endpoints.opensearch()}/${index}/_search?size=1000`)).json()) as {
+      hits: { hits: Array<{ _source: { mongo_id: number; name: string } }> };
+    };
+    expect(search.hits.hits.map((hit) => hit._source.mongo_id).sort((a, b) => a - b)).toEqual(truth.map((document) => document._id));
+  });
+});

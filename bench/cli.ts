@@ -7,7 +7,7 @@ import { MongoClient } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
-import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
+import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
 import { measureLatency } from './relay-latency';
 
@@ -23,10 +23,10 @@ interface PhaseResult {
 /** The V8 flags serverless.yml gives the relay function, so the relay phase runs as deployed. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
-function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: string[] = []): PhaseResult {
+function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: string[] = [], script = 'relay-phases.ts'): PhaseResult {
   const output = execFileSync(
     process.execPath,
-    [...nodeFlags, '--import', 'tsx', resolve(__dirname, 'relay-phases.ts'), JSON.stringify({ ...args, phase })],
+    [...nodeFlags, '--import', 'tsx', resolve(__dirname, script), JSON.stringify({ ...args, phase })],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 },
   );
   const last = output.trim().split('\n').at(-1) ?? '{}';
@@ -97,13 +97,51 @@ async function relayBenchmark(): Promise<void> {
   dynamo.destroy();
 }
 
+async function sinksBenchmark(): Promise<void> {
+  if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
+  const events = Number(process.env.BENCH_SINK_EVENTS ?? 100_000);
+  const dynamo = localDynamo();
+  const rawTable = uniqueName('bench-raw');
+  const sinkTable = uniqueName('bench-sink');
+  for (const table of [rawTable, sinkTable]) await createReportingTable(dynamo, table);
+  const indexTemplate = uniqueName('bench');
+  const common = { events, db: 'bench', indexTemplate };
+  const phase = (name: string, table = '') => {
+    console.log(`phase: ${name} (${events} events) ...`);
+    return runPhase(name, { ...common, table }, [], 'sink-phases.ts');
+  };
+  const dynamoRaw = phase('dynamo-raw', rawTable);
+  const dynamoSink = phase('dynamo-sink', sinkTable);
+  const searchRaw = phase('search-raw');
+  const searchSink = phase('search-sink');
+
+  const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, result] of [
+    ['DynamoDB raw BatchWriteItem (25/request, 16 in flight)', dynamoRaw],
+    ['DynamoDB sink (conditional PutItem, 16 in flight)', dynamoSink],
+    ['OpenSearch raw _bulk (500/request)', searchRaw],
+    ['OpenSearch sink (_bulk, external_gte versions)', searchSink],
+  ] as const) {
+    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`);
+  }
+  console.log(`\nDynamoDB sink / raw = ${(rate(dynamoSink) / rate(dynamoRaw)).toFixed(2)}  (target >= 0.7)`);
+  console.log(`OpenSearch sink / raw = ${(rate(searchSink) / rate(searchRaw)).toFixed(2)}  (target >= 0.8)`);
+
+  for (const table of [rawTable, sinkTable]) await dropTable(dynamo, table);
+  dynamo.destroy();
+  await fetch(`${endpoints.opensearch()}/${indexTemplate}-*`, { method: 'DELETE' }).catch(() => undefined);
+}
+
 async function main(): Promise<void> {
   const [which] = process.argv.slice(2);
-  if (which !== 'relay') {
-    console.error('usage: npm run bench -- relay');
+  if (which === 'relay') await relayBenchmark();
+  else if (which === 'sinks') await sinksBenchmark();
+  else {
+    console.error('usage: npm run bench -- relay|sinks');
     process.exit(2);
   }
-  await relayBenchmark();
 }
 
 main().then(

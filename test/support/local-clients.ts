@@ -23,6 +23,19 @@ export async function createControlTable(client: DynamoDBClient, name: string): 
   await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
 }
 
+/** The reporting table exactly as infra/resources/reporting-table.yml declares it (key: _key). */
+export async function createReportingTable(client: DynamoDBClient, name: string): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+}
+
 export async function dropTable(client: DynamoDBClient, name: string): Promise<void> {
   await client.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
 }

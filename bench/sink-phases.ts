@@ -1,0 +1,115 @@
+// One sink benchmark phase per process, so each phase's peak RSS is its own. Prints one JSON line with the result.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+import { BatchWriteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
+import { endpoints } from '../infra/stack/endpoints';
+import { toAttributeMap } from '../functions/sink-dynamodb/dynamo-item';
+import { DynamoReportingStore } from '../functions/sink-dynamodb/dynamo-reporting-store';
+import { OpenSearchStore } from '../functions/sink-opensearch/opensearch-store';
+import { createSearchClient } from '../functions/sink-opensearch/search-client';
+import { indexName, searchDocumentId, toSearchDocument } from '../functions/sink-opensearch/search-document';
+import type { SourceRecord } from '../shared/lambda-kafka-event';
+import { encodeChangeEvent } from '../shared/record-format';
+import { prepareBatch } from '../shared/sink-batch';
+import { localDynamo } from '../test/support/local-clients';
+
+interface PhaseArgs {
+  phase: 'dynamo-raw' | 'dynamo-sink' | 'search-raw' | 'search-sink';
+  events: number;
+  table: string;
+  db: string;
+  indexTemplate: string;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as PhaseArgs;
+const BATCH = 500; // the event source mapping's batch size in serverless.yml
+
+function documentFor(id: number) {
+  return { _id: new Int32(id), customer: `customer-${id % 997}`, status: ['new', 'paid', 'shipped'][id % 3], total: new Int32(id % 10_000), note: 'n'.repeat(400) };
+}
+
+function recordsFor(from: number, to: number): SourceRecord[] {
+  const records: SourceRecord[] = [];
+  for (let id = from; id < to; id++) {
+    const encoded = encodeChangeEvent(
+      {
+        _id: { _data: `t${id}` },
+        operationType: 'insert',
+        clusterTime: new Timestamp({ t: 1_790_000_000 + Math.floor(id / 1000), i: (id % 1000) + 1 }),
+        ns: { db: args.db, coll: 'orders' },
+        documentKey: { _id: new Int32(id) },
+        fullDocument: documentFor(id),
+      } as unknown as ChangeStreamDocument,
+      { ordinal: 0 },
+    );
+    records.push({ topic: `mongo-cdc.${args.db}.orders`, partition: 0, offset: id, ...encoded });
+  }
+  return records;
+}
+
+async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: limit }, async () => {
+    while (next < items.length) await task(items[next++] as T);
+  }));
+}
+
+async function main(): Promise<void> {
+  const remaining = () => 600_000;
+  const search = createSearchClient({ url: endpoints.opensearch(), region: 'us-east-1' });
+  // Inputs are built before the clock starts; each phase times only what its store does (the sink also decodes).
+  const batches: SourceRecord[][] = [];
+  for (let from = 0; from < args.events; from += BATCH) batches.push(recordsFor(from, Math.min(args.events, from + BATCH)));
+  let started = Date.now();
+
+  if (args.phase === 'dynamo-raw') {
+    const client = localDynamo();
+    const requests: Array<Array<Record<string, AttributeValue>>> = [];
+    for (let from = 0; from < args.events; from += 25) {
+      const items: Array<Record<string, AttributeValue>> = [];
+      for (let id = from; id < Math.min(args.events, from + 25); id++) items.push({ _key: { S: `raw|${id}` }, ...toAttributeMap(documentFor(id)) });
+      requests.push(items);
+    }
+    started = Date.now();
+    // BatchWriteItem: 25 items a request, the same parallelism the sink uses.
+    await inPool(requests, 16, async (items) => {
+      let unprocessed: Array<{ PutRequest: { Item: Record<string, AttributeValue> } }> = items.map((Item) => ({ PutRequest: { Item } }));
+      while (unprocessed.length > 0) {
+        const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [args.table]: unprocessed } }));
+        unprocessed = (result.UnprocessedItems?.[args.table] ?? []) as typeof unprocessed;
+      }
+    });
+  } else if (args.phase === 'dynamo-sink') {
+    const store = new DynamoReportingStore(localDynamo(), { table: args.table, concurrency: Number(process.env.BENCH_DYNAMO_CONCURRENCY ?? 16) });
+    for (const batch of batches) await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+  } else if (args.phase === 'search-raw') {
+    const bodies = batches.map((batch) =>
+      batch
+        .map((record) => {
+          const id = Number(record.offset);
+          return `${JSON.stringify({ index: { _index: indexName(`${args.indexTemplate}-raw`, { db: args.db, coll: 'orders' }), _id: searchDocumentId(String(id)) } })}\n${JSON.stringify(toSearchDocument(documentFor(id)))}\n`;
+        })
+        .join(''),
+    );
+    started = Date.now();
+    for (const body of bodies) {
+      const response = await search.request('POST', '/_bulk', body);
+      if (response.status !== 200 || (response.body as { errors?: boolean }).errors) throw new Error(`raw _bulk failed: ${response.status}`);
+    }
+  } else {
+    const store = new OpenSearchStore(search, { indexTemplate: `${args.indexTemplate}-sink`, baseBackoffMs: 100 });
+    for (const batch of batches) {
+      const outcome = await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+      if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);
+    }
+  }
+  console.log(JSON.stringify({ events: args.events, ms: Date.now() - started, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

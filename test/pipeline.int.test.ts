@@ -1,10 +1,10 @@
-import { CreateTableCommand, ScanCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../infra/stack/endpoints';
 import { lambdaKafkaEventOf } from '../shared/lambda-kafka-event';
-import { dropTable, readAllRecords } from './support/local-clients';
+import { createReportingTable, dropTable, readAllRecords } from './support/local-clients';
 import { RelayHarness } from './support/relay-harness';
 import { uniqueName } from './support/unique-name';
 
@@ -21,15 +21,7 @@ describe('relay output through the real sink handlers', () => {
 
   beforeAll(async () => {
     await relay.setUp();
-    await relay.dynamo.send(
-      new CreateTableCommand({
-        TableName: reportingTable,
-        AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    await waitUntilTableExists({ client: relay.dynamo, maxWaitTime: 30 }, { TableName: reportingTable });
+    await createReportingTable(relay.dynamo, reportingTable);
   });
   afterAll(async () => {
     await dropTable(relay.dynamo, reportingTable);

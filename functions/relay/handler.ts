@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
+import { LazyProducer } from '../../shared/lazy-producer';
 import { CdcError } from '../../shared/errors';
 import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger } from '../../shared/logger';
@@ -24,7 +24,11 @@ const store = new DynamoCheckpointStore(
 );
 const kafka = createKafka(kafkaSettings, logger);
 const mongoClients = new Map<string, MongoClient>();
-let producer: Producer | undefined;
+// Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are bounded
+// so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline.
+const relayProducer = new LazyProducer(() =>
+  kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+);
 
 async function mongoClientFor(uriVariable: string): Promise<MongoClient> {
   let client = mongoClients.get(uriVariable);
@@ -36,21 +40,6 @@ async function mongoClientFor(uriVariable: string): Promise<MongoClient> {
   return client;
 }
 
-async function connectedProducer(): Promise<Producer> {
-  if (!producer) {
-    // Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are
-    // bounded so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline.
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
-    await producer.connect();
-  }
-  return producer;
-}
-
-async function dropProducer(): Promise<void> {
-  const broken = producer;
-  producer = undefined;
-  await broken?.disconnect().catch(() => undefined);
-}
 
 export async function handler(input: RelayInput | undefined, context: Context): Promise<RelayOutcome | { status: 'reset' }> {
   const stream = streamFor(env, input);
@@ -59,7 +48,7 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     return { status: 'reset' };
   }
   const metrics = createMetrics('mongo-cdc-relay', { StreamId: stream.id });
-  const kafkaProducer = new KafkaRecordProducer(await connectedProducer(), env.KAFKA_MAX_MESSAGE_BYTES);
+  const kafkaProducer = new KafkaRecordProducer(await relayProducer.get(), env.KAFKA_MAX_MESSAGE_BYTES);
   const mongoClient = await mongoClientFor(stream.uriVariable);
   try {
     return await relayStream(
@@ -81,7 +70,7 @@ export async function handler(input: RelayInput | undefined, context: Context): 
       { owner: context.awsRequestId, remainingMs: () => context.getRemainingTimeInMillis() },
     );
   } catch (error) {
-    if (error instanceof CdcError && error.code === 'KAFKA_PRODUCE_FAILED') await dropProducer();
+    if (error instanceof CdcError && error.code === 'KAFKA_PRODUCE_FAILED') await relayProducer.drop();
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { type AttributeValue, CreateTableCommand, DynamoDBClient, ScanCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { BSON, type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints, external } from '../../infra/stack/endpoints';
@@ -6,23 +6,11 @@ import { stackDown, stackUp } from '../../infra/stack/stack';
 import { encodeChangeEvent } from '../../shared/record-format';
 import type { SourceRecord } from '../../shared/lambda-kafka-event';
 import { buildChangeHistory, inOrderBatches, shuffledBatches } from '../../test/support/change-history';
-import { dropTable, localDynamo } from '../../test/support/local-clients';
+import { createReportingTable, dropTable, localDynamo } from '../../test/support/local-clients';
 import { SinkHarness } from '../../test/support/sink-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { toAttributeMap } from './dynamo-item';
 import { DynamoReportingStore, RESERVED_ATTRIBUTES } from './dynamo-reporting-store';
-
-async function createReportingTable(client: DynamoDBClient, name: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
-}
 
 async function scanAll(client: DynamoDBClient, table: string): Promise<Map<string, Record<string, AttributeValue>>> {
   const items = new Map<string, Record<string, AttributeValue>>();

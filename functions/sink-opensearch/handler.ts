@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
-import type { Producer } from 'kafkajs';
 import { KafkaDeadLetterSink } from '../../shared/dead-letter';
+import { LazyProducer } from '../../shared/lazy-producer';
 import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
 import { createLogger } from '../../shared/logger';
@@ -29,20 +29,20 @@ const store = new OpenSearchStore(
   },
 );
 const kafka = createKafka(kafkaSettings, logger);
-let producer: Producer | undefined;
-
-async function deadLetterProducer(): Promise<Producer> {
-  if (!producer) {
-    producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
-    await producer.connect();
-  }
-  return producer;
-}
+// Idempotent, bounded retries: a lost broker fails the invocation rather than hanging until its deadline.
+const deadLetterProducer = new LazyProducer(() =>
+  kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+);
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
   const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
-  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer(), env.SINK_DEAD_LETTER_TOPIC, SINK);
-  return runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
-    context.getRemainingTimeInMillis(),
-  );
+  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK);
+  try {
+    return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
+      context.getRemainingTimeInMillis(),
+    );
+  } catch (error) {
+    await deadLetterProducer.drop();
+    throw error;
+  }
 }

@@ -1,0 +1,26 @@
+import type { Producer } from 'kafkajs';
+
+/**
+ * A Kafka producer created on first use and kept for warm invocations; dropped after a failure so the next invocation
+ * reconnects instead of reusing a broken connection.
+ */
+export class LazyProducer {
+  private producer: Producer | undefined;
+
+  constructor(private readonly create: () => Producer) {}
+
+  async get(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = this.create();
+      await producer.connect();
+      this.producer = producer;
+    }
+    return this.producer;
+  }
+
+  async drop(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+}

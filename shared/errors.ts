@@ -57,6 +57,11 @@ export const ERROR_CATALOGUE = {
     meaning: 'A reporting store did not accept writes; the batch failed so the event source redelivers it.',
     recovery: 'None needed once the store is back; check throttling and capacity if it persists.',
   },
+  PERMISSION_DENIED: {
+    retriable: false,
+    meaning: 'AWS, Kafka or MongoDB refused an operation for lack of permission (the message names the action and resource).',
+    recovery: 'Grant the named permission to the role or user running the command (see the deploy guide), then retry.',
+  },
   MONGO_FATAL: {
     retriable: false,
     meaning: 'MongoDB returned an error the driver cannot resume from.',

@@ -31,7 +31,10 @@ export interface Checkpoint {
   readonly stalled?: { readonly code: string; readonly reason: string; readonly at: string };
   readonly stopped?: { readonly reason: string; readonly at: string };
   readonly lease?: { readonly owner: string; readonly epoch: number; readonly expiresAt: number };
+  /** Changes skipped by operator resets: from the last relayed event to where the stream restarted. */
   readonly gaps: ReadonlyArray<{ from?: string; to: string; by: string; at: string }>;
+  /** Operator replays: the stream went back to `from` and re-relayed what followed (sinks absorb the repeats). */
+  readonly replays: ReadonlyArray<{ from: string; by: string; at: string }>;
 }
 
 export interface Lease {
@@ -57,8 +60,6 @@ export interface CheckpointStore {
   markStalled(lease: Lease, code: string, reason: string): Promise<void>;
   markStopped(lease: Lease, reason: string): Promise<void>;
   release(lease: Lease): Promise<void>;
-  /** Operator action: restart a stalled or stopped stream from a time, recording the gap it leaves. */
-  reset(streamId: string, to: ResumePoint & { kind: 'now' | 'startAtOperationTime' }, by: string, now: Date): Promise<void>;
 }
 
 const s = (value: string): AttributeValue => ({ S: value });
@@ -96,7 +97,16 @@ export function positionKey(position: ClusterPosition): string {
   return `${position.seconds.toString(16).padStart(8, '0')}${position.increment.toString(16).padStart(8, '0')}`;
 }
 
-export class DynamoCheckpointStore implements CheckpointStore {
+/** What an operator does to a stream from outside the relay (the reset input, the ops CLI). */
+export interface OperatorActions {
+  read(streamId: string): Promise<Checkpoint | undefined>;
+  /** Restarts a stalled or stopped stream from a time, recording the gap it leaves. */
+  reset(streamId: string, to: ResumePoint & { kind: 'now' | 'startAtOperationTime' }, by: string, now: Date): Promise<void>;
+  /** Moves a stream back to a past time so the next invocation re-relays from there. */
+  replay(streamId: string, from: Date, by: string, now: Date): Promise<void>;
+}
+
+export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
@@ -165,6 +175,11 @@ export class DynamoCheckpointStore implements CheckpointStore {
         to: gap.M?.to?.S ?? '',
         by: gap.M?.by?.S ?? '',
         at: gap.M?.at?.S ?? '',
+      })),
+      replays: (item.replays?.L ?? []).map((replay) => ({
+        from: replay.M?.from?.S ?? '',
+        by: replay.M?.by?.S ?? '',
+        at: replay.M?.at?.S ?? '',
       })),
     };
   }
@@ -237,29 +252,48 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const gap: AttributeValue = {
       M: { ...(from ? { from: s(from) } : {}), to: s(gapTo), by: s(by), at: s(now.toISOString()) },
     };
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: { streamId: s(streamId) },
-        UpdateExpression:
-          'SET resumeKind = :resumeKind, resumeValue = :resumeValue, updatedAt = :at, gaps = list_append(if_not_exists(gaps, :empty), :gap) ' +
-          'REMOVE stalledCode, stalledReason, stalledAt, stoppedReason, stoppedAt',
-        // A live relay would overwrite the reset with its next checkpoint; only reset a stream nobody holds.
-        ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :nowMs',
-        ExpressionAttributeValues: {
-          ...encodeResume(to),
-          ':at': s(now.toISOString()),
-          ':empty': { L: [] },
-          ':gap': { L: [gap] },
-          ':nowMs': n(now.getTime()),
-        },
-      }),
-    ).catch((error: unknown) => {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new CdcError('LEASE_HELD', `stream "${streamId}" is being relayed right now; reset it once its lease is free`);
-      }
-      throw error;
-    });
+    await this.restart(streamId, to, 'gaps', gap, now);
+  }
+
+  async replay(streamId: string, from: Date, by: string, now: Date): Promise<void> {
+    const entry: AttributeValue = { M: { from: s(from.toISOString()), by: s(by), at: s(now.toISOString()) } };
+    const seconds = Math.floor(from.getTime() / 1000);
+    await this.restart(streamId, { kind: 'startAtOperationTime', seconds, increment: 0 }, 'replays', entry, now);
+  }
+
+  /** Points the stream at a new start, appends the operator's record of it, and clears stalled and stopped marks. */
+  private async restart(
+    streamId: string,
+    to: ResumePoint,
+    historyList: 'gaps' | 'replays',
+    entry: AttributeValue,
+    now: Date,
+  ): Promise<void> {
+    await this.client
+      .send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { streamId: s(streamId) },
+          UpdateExpression:
+            `SET resumeKind = :resumeKind, resumeValue = :resumeValue, updatedAt = :at, ${historyList} = list_append(if_not_exists(${historyList}, :empty), :entry) ` +
+            'REMOVE stalledCode, stalledReason, stalledAt, stoppedReason, stoppedAt',
+          // A live relay would overwrite the change with its next checkpoint; only move a stream nobody holds.
+          ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :nowMs',
+          ExpressionAttributeValues: {
+            ...encodeResume(to),
+            ':at': s(now.toISOString()),
+            ':empty': { L: [] },
+            ':entry': { L: [entry] },
+            ':nowMs': n(now.getTime()),
+          },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (error instanceof ConditionalCheckFailedException) {
+          throw new CdcError('LEASE_HELD', `stream "${streamId}" is being relayed right now; try again once its lease is free`);
+        }
+        throw error;
+      });
   }
 
   private async fenced(

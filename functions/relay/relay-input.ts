@@ -1,6 +1,6 @@
 import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
-import type { CheckpointStore } from './checkpoint-store';
+import type { OperatorActions } from './checkpoint-store';
 import type { RelayEnv, StreamConfig } from './relay-config';
 
 /**
@@ -27,7 +27,7 @@ export function streamFor(env: RelayEnv, input: RelayInput | undefined): StreamC
   return stream;
 }
 
-export async function resetStream(store: CheckpointStore, streamId: string, input: RelayInput, logger: Logger): Promise<void> {
+export async function resetStream(store: OperatorActions, streamId: string, input: RelayInput, logger: Logger): Promise<void> {
   const to = input.to ?? 'now';
   let target: { kind: 'now' } | { kind: 'startAtOperationTime'; seconds: number; increment: number };
   if (to === 'now') {

@@ -102,7 +102,7 @@ describe('relayStream decisions', () => {
 
   it('refuses to relay a stalled stream until it is reset', async () => {
     const store = new MemoryStore();
-    store.checkpoint = { streamId: 'orders', resume: { kind: 'now' }, eventsRelayed: 0, gaps: [], updatedAt: 'x', stalled: { code: 'CHANGE_STREAM_HISTORY_LOST', reason: 'gone', at: 'x' } };
+    store.checkpoint = { streamId: 'orders', resume: { kind: 'now' }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x', stalled: { code: 'CHANGE_STREAM_HISTORY_LOST', reason: 'gone', at: 'x' } };
     const sent: OutgoingRecord[] = [];
     const { built } = deps(store, sourceOf([insert(1)]), { send: async (records) => void sent.push(...records) });
 
@@ -112,7 +112,7 @@ describe('relayStream decisions', () => {
 
   it('writes no checkpoint when Kafka does not acknowledge, and fails the invocation', async () => {
     const store = new MemoryStore();
-    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], updatedAt: 'x' };
+    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
     const { built, metrics, logger } = deps(store, sourceOf([insert(1), insert(2)]), {
       send: async () => {
         throw new Error('broker down');
@@ -127,7 +127,7 @@ describe('relayStream decisions', () => {
 
   it('stops producing at once when the lease is lost', async () => {
     const store = new MemoryStore();
-    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], updatedAt: 'x' };
+    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
     store.loseLeaseAfterSaves = 1;
     const sent: OutgoingRecord[] = [];
     const source = sourceOf([insert(1), insert(2), insert(3), insert(4), insert(5), insert(6)]);
@@ -142,7 +142,7 @@ describe('relayStream decisions', () => {
 
   it('numbers events sharing a cluster time (one transaction) across batches', async () => {
     const store = new MemoryStore();
-    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 't' } }, eventsRelayed: 0, gaps: [], updatedAt: 'x' };
+    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 't' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
     const sameTime = (n: number) => ({ ...insert(n), clusterTime: new Timestamp({ t: 1_800_000_000, i: 77 }) }) as ChangeStreamDocument;
     const sent: OutgoingRecord[] = [];
     const { built } = deps(store, sourceOf([sameTime(1), sameTime(2), sameTime(3)]), { send: async (records) => void sent.push(...records) });

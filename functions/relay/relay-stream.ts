@@ -95,6 +95,7 @@ export async function relayStream(
       resume: { kind: 'now' },
       eventsRelayed: 0,
       gaps: [],
+      replays: [],
     };
     if (checkpoint.stalled) {
       logger.error({ event: 'relay.stalled', ...streamLog, code: checkpoint.stalled.code, reason: checkpoint.stalled.reason });

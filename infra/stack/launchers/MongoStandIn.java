@@ -1,7 +1,11 @@
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.Cursor;
+import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.oplog.Oplog;
 import java.util.List;
 
 /**
@@ -29,11 +33,57 @@ public final class MongoStandIn {
         }
         String host = args[0];
         int port = Integer.parseInt(args[1]);
-        MongoBackend backend = new MemoryBackend().version(DECLARED_VERSION);
+        MongoBackend backend = new MemoryBackend() {
+            @Override
+            protected Oplog createOplog() {
+                return new DocumentKeyedUpdates(super.createOplog());
+            }
+        }.version(DECLARED_VERSION);
         MongoServer server = new MongoServer(backend);
         server.enableOplog();
         server.bind(host, port);
         Runtime.getRuntime().addShutdownHook(new Thread(server::shutdownNow));
         System.out.println("mongo-java-server listening on " + host + ":" + port + " (declared MongoDB 4.4.0, wire 9)");
+    }
+
+    /**
+     * mongo-java-server reports an update's documentKey as the update specification ({"$set": ...}) because it keeps
+     * the spec in the oplog entry's "o" field and reads the key from there. MongoDB reports {_id}. Logging each
+     * modified document as an update whose "o" is its own {_id} gives MongoDB's documentKey; updateLookup still finds
+     * the full document through "o2". Without it, every update of the local pipeline lands on a wrong Kafka key.
+     */
+    private static final class DocumentKeyedUpdates implements Oplog {
+        private final Oplog oplog;
+
+        DocumentKeyedUpdates(Oplog oplog) {
+            this.oplog = oplog;
+        }
+
+        @Override
+        public void handleInsert(String namespace, List<Document> documents) {
+            oplog.handleInsert(namespace, documents);
+        }
+
+        @Override
+        public void handleUpdate(String namespace, Document selector, Document query, List<Object> modifiedIds) {
+            for (Object id : modifiedIds) {
+                oplog.handleUpdate(namespace, selector, new Document("_id", id), List.of(id));
+            }
+        }
+
+        @Override
+        public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
+            oplog.handleDelete(namespace, query, deletedIds);
+        }
+
+        @Override
+        public void handleDropCollection(String namespace) {
+            oplog.handleDropCollection(namespace);
+        }
+
+        @Override
+        public Cursor createCursor(Document changeStreamDocument, String namespace, Aggregation aggregation) {
+            return oplog.createCursor(changeStreamDocument, namespace, aggregation);
+        }
     }
 }

@@ -1,6 +1,19 @@
 import type { Producer } from 'kafkajs';
 import type { RejectedRecord } from './sink-batch';
 
+/** Headers a dead letter carries beside the original ones; the ops CLI reads them to list and re-drive. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'cdc-dlq-reason',
+  code: 'cdc-dlq-code',
+  /** Set by sinks: which sink refused the record. */
+  sink: 'cdc-dlq-sink',
+  sourceTopic: 'cdc-dlq-source-topic',
+  sourcePartition: 'cdc-dlq-source-partition',
+  sourceOffset: 'cdc-dlq-source-offset',
+  /** Set by the relay: the stream whose event was too large; the record holds metadata, not the event. */
+  stream: 'cdc-dlq-source',
+} as const;
+
 export interface DeadLetterSink {
   /** Resolves once Kafka acknowledged every dead letter; a sink must not report success before that. */
   send(rejected: readonly RejectedRecord[]): Promise<void>;
@@ -27,12 +40,12 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
         value: record.value,
         headers: {
           ...record.headers,
-          'cdc-dlq-reason': reason,
-          'cdc-dlq-code': code,
-          'cdc-dlq-sink': this.sinkName,
-          'cdc-dlq-source-topic': record.topic,
-          'cdc-dlq-source-partition': String(record.partition),
-          'cdc-dlq-source-offset': String(record.offset),
+          [DEAD_LETTER_HEADERS.reason]: reason,
+          [DEAD_LETTER_HEADERS.code]: code,
+          [DEAD_LETTER_HEADERS.sink]: this.sinkName,
+          [DEAD_LETTER_HEADERS.sourceTopic]: record.topic,
+          [DEAD_LETTER_HEADERS.sourcePartition]: String(record.partition),
+          [DEAD_LETTER_HEADERS.sourceOffset]: String(record.offset),
         },
       })),
     });

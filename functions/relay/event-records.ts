@@ -1,4 +1,5 @@
 import { BSON, type ChangeStreamDocument } from 'mongodb';
+import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import { encodeChangeEvent } from '../../shared/record-format';
 import { deadLetterTopicFor, type StreamConfig, topicFor } from './relay-config';
 import { type OutgoingRecord, recordSize } from './record-producer';
@@ -91,6 +92,10 @@ function deadLetterRecord(
     topic: deadLetterTopicFor(stream),
     key,
     value: Buffer.from(BSON.EJSON.stringify(metadata, { relaxed: false })),
-    headers: { 'cdc-dlq-reason': reason, 'cdc-dlq-code': 'RECORD_TOO_LARGE', 'cdc-dlq-source': stream.id },
+    headers: {
+      [DEAD_LETTER_HEADERS.reason]: reason,
+      [DEAD_LETTER_HEADERS.code]: 'RECORD_TOO_LARGE',
+      [DEAD_LETTER_HEADERS.stream]: stream.id,
+    },
   };
 }

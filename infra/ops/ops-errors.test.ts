@@ -9,8 +9,9 @@ describe('explainFailure', () => {
   it('names the refused permission for AWS, Kafka and MongoDB denials', () => {
     const denials = [
       new DynamoDBServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: {}, message: 'not authorized to perform dynamodb:GetItem' }),
-      new KafkaJSProtocolError({ message: 'Not authorized to access topics', type: 'TOPIC_AUTHORIZATION_FAILED', code: 29, retriable: false }),
-      new KafkaJSSASLAuthenticationError('SASL OAUTHBEARER authentication failed'),
+      // KafkaJS builds protocol errors from the broker's error entry ({ message, type, code }); its typings say Error.
+      new KafkaJSProtocolError(Object.assign(new Error('Not authorized to access topics'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29 })),
+      new KafkaJSSASLAuthenticationError(),
       new MongoServerError({ message: 'not authorized on shop to execute command', code: 13, codeName: 'Unauthorized' }),
     ];
     for (const denial of denials) {

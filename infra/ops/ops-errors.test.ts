@@ -11,7 +11,8 @@ describe('explainFailure', () => {
       new DynamoDBServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: {}, message: 'not authorized to perform dynamodb:GetItem' }),
       // KafkaJS builds protocol errors from the broker's error entry ({ message, type, code }); its typings say Error.
       new KafkaJSProtocolError(Object.assign(new Error('Not authorized to access topics'), { type: 'TOPIC_AUTHORIZATION_FAILED', code: 29 })),
-      new KafkaJSSASLAuthenticationError(),
+      // Its typings declare no arguments, but the runtime takes the broker's message like every KafkaJS error.
+      new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('SASL OAUTHBEARER authentication failed'),
       new MongoServerError({ message: 'not authorized on shop to execute command', code: 13, codeName: 'Unauthorized' }),
     ];
     for (const denial of denials) {

@@ -1,0 +1,146 @@
+import { Decimal128, type Document, type MongoClient, ObjectId } from 'mongodb';
+
+export interface DemoCounts {
+  inserts: number;
+  updates: number;
+  replaces: number;
+  deletes: number;
+}
+
+const TIERS = ['bronze', 'silver', 'gold'] as const;
+const STATUSES = ['placed', 'paid', 'shipped', 'delivered'] as const;
+const PRODUCTS = ['kettle', 'lamp', 'desk', 'chair', 'mug', 'rug', 'shelf'] as const;
+
+function pick<T>(values: readonly T[]): T {
+  return values[Math.floor(Math.random() * values.length)] as T;
+}
+
+function money(cents: number): Decimal128 {
+  return Decimal128.fromString((cents / 100).toFixed(2));
+}
+
+/**
+ * A small shop: customers and their orders, written at a steady rate with the mix an operational database sees
+ * (mostly new orders and status changes, some profile edits and replacements, a few deletions), with the BSON types
+ * that matter downstream: ObjectId, Decimal128, Date, nested arrays and documents.
+ */
+export class DemoWorkload {
+  readonly counts: DemoCounts = { inserts: 0, updates: 0, replaces: 0, deletes: 0 };
+  private readonly customerIds: string[] = [];
+  private readonly orderIds: ObjectId[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private nextCustomer = 1;
+
+  constructor(
+    private readonly client: MongoClient,
+    private readonly database: string,
+    private readonly opsPerSecond: number,
+  ) {}
+
+  private get customers() {
+    // Customers are keyed by readable strings, orders by ObjectIds: sinks must handle both kinds of _id.
+    return this.client.db(this.database).collection<{ _id: string } & Document>('customers');
+  }
+
+  private get orders() {
+    return this.client.db(this.database).collection<Document>('orders');
+  }
+
+  start(onError: (error: Error) => void): void {
+    // Ticks of 100 ms carry a tenth of the rate each, so low and high rates are both smooth enough to watch.
+    let owed = 0;
+    this.timer = setInterval(() => {
+      owed += this.opsPerSecond / 10;
+      const now = Math.floor(owed);
+      owed -= now;
+      this.inFlight = this.inFlight.then(async () => {
+        for (let index = 0; index < now; index++) await this.step();
+      }).catch((error: Error) => onError(error));
+    }, 100);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.inFlight;
+  }
+
+  private async step(): Promise<void> {
+    const roll = Math.random();
+    if (this.customerIds.length < 5 || roll < 0.12) return this.addCustomer();
+    if (this.orderIds.length < 5 || roll < 0.5) return this.placeOrder();
+    if (roll < 0.75) return this.advanceOrder();
+    if (roll < 0.85) return this.editCustomer();
+    if (roll < 0.9) return this.replaceCustomer();
+    if (roll < 0.97) return this.cancelOrder();
+    return this.removeCustomer();
+  }
+
+  private async addCustomer(): Promise<void> {
+    const id = `cust-${String(this.nextCustomer++).padStart(5, '0')}`;
+    await this.customers.insertOne({
+      _id: id,
+      name: `Customer ${id.slice(5)}`,
+      email: `${id}@example.com`,
+      tier: pick(TIERS),
+      since: new Date(),
+      address: { city: pick(['Lyon', 'Porto', 'Turku', 'Gdańsk']), country: pick(['FR', 'PT', 'FI', 'PL']) },
+    });
+    this.customerIds.push(id);
+    this.counts.inserts++;
+  }
+
+  private async placeOrder(): Promise<void> {
+    const _id = new ObjectId();
+    const items = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({
+      product: pick(PRODUCTS),
+      quantity: 1 + Math.floor(Math.random() * 3),
+      price: money(500 + Math.floor(Math.random() * 20_000)),
+    }));
+    await this.orders.insertOne({
+      _id,
+      customerId: pick(this.customerIds),
+      status: 'placed',
+      placedAt: new Date(),
+      items,
+      total: money(items.reduce((sum, item) => sum + Number(item.price.toString()) * 100 * item.quantity, 0)),
+      history: [{ status: 'placed', at: new Date() }],
+    });
+    this.orderIds.push(_id);
+    this.counts.inserts++;
+  }
+
+  private async advanceOrder(): Promise<void> {
+    const _id = pick(this.orderIds);
+    const status = pick(STATUSES);
+    const result = await this.orders.updateOne({ _id }, { $set: { status, updatedAt: new Date() }, $push: { history: { status, at: new Date() } } as Document });
+    if (result.modifiedCount > 0) this.counts.updates++;
+  }
+
+  private async editCustomer(): Promise<void> {
+    const _id = pick(this.customerIds);
+    const result = await this.customers.updateOne({ _id: _id }, { $set: { tier: pick(TIERS), updatedAt: new Date() } });
+    if (result.modifiedCount > 0) this.counts.updates++;
+  }
+
+  private async replaceCustomer(): Promise<void> {
+    const _id = pick(this.customerIds);
+    const result = await this.customers.replaceOne(
+      { _id: _id },
+      { name: `Customer ${_id.slice(5)} (renamed)`, email: `${_id}@example.org`, tier: pick(TIERS), since: new Date(), address: null },
+    );
+    if (result.modifiedCount > 0) this.counts.replaces++;
+  }
+
+  private async cancelOrder(): Promise<void> {
+    const index = Math.floor(Math.random() * this.orderIds.length);
+    const [_id] = this.orderIds.splice(index, 1);
+    if ((await this.orders.deleteOne({ _id })).deletedCount > 0) this.counts.deletes++;
+  }
+
+  private async removeCustomer(): Promise<void> {
+    const index = Math.floor(Math.random() * this.customerIds.length);
+    const [_id] = this.customerIds.splice(index, 1);
+    if ((await this.customers.deleteOne({ _id: _id })).deletedCount > 0) this.counts.deletes++;
+  }
+}

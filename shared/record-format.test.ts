@@ -16,7 +16,7 @@ import {
 } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from './errors';
-import { type DecodedChangeEvent, decodeRecord, encodeChangeEvent, FORMAT_VERSION, tombstoneFor } from './record-format';
+import { type DecodedChangeEvent, decodeRecord, encodeChangeEvent, FORMAT_VERSION, tombstoneFor , parseCanonical } from './record-format';
 
 const canonical = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: false });
 const CLUSTER_TIME = new Timestamp({ t: 1_800_000_000, i: 5 });
@@ -410,5 +410,41 @@ describe('decodeRecord rejects malformed records', () => {
 
     // Assess
     expect((decoded.event as unknown as { fullDocument: unknown }).fullDocument).toBeNull();
+  });
+});
+
+describe('parseCanonical', () => {
+  const ejsonParse = (text: string) => BSON.EJSON.parse(text, { relaxed: false });
+  const outcome = (parse: (text: string) => unknown, text: string) => {
+    try {
+      const value = parse(text);
+      return { value: canonical(value), types: JSON.stringify(value, (_key, inner) => (inner?._bsontype ? `${inner._bsontype}` : inner)) };
+    } catch (error) {
+      return { error: (error as Error).name };
+    }
+  };
+
+  it('gives exactly what BSON.EJSON.parse gives, types included, for every type and the edge cases', () => {
+    const texts = [
+      canonical(everyType),
+      canonical({ event: insertEvent(everyType), list: [everyType, [everyType]] }),
+      '{"a":5,"b":-0,"c":1.5,"d":12345678901,"e":[1,{"f":2}]}',
+      '{"int32Edges":[2147483647,-2147483648,2147483648,-2147483649],"int64Edges":[9223372036854775807,-9223372036854775808,1e19,-1e19],"x":1e-7}',
+      '{"$numberInt":"7","extra":1}',
+      '{"price":{"$numberInt":"12","currency":"EUR"}}',
+      '{"x":{"$numberDouble":"-0.0"},"y":{"$numberDouble":"NaN"},"z":{"$numberDouble":"-Infinity"}}',
+      '{"id":{"$oid":"5f1d7f1b9d1e8a3b2c4d5e6f"},"n":{"$numberInt":"not a number"}}',
+      '{"__proto__":{"$numberInt":"1"},"constructor":{"a":{"$numberLong":"5"}}}',
+      '{"$undefined":true}',
+      '{"ref":{"$ref":"c","$id":{"$oid":"5f1d7f1b9d1e8a3b2c4d5e6f"}}}',
+    ];
+    for (const text of texts) expect(outcome(parseCanonical, text), text).toEqual(outcome(ejsonParse, text));
+  });
+
+  it('refuses what BSON.EJSON.parse refuses', () => {
+    for (const text of ['{"id":{"$oid":"zz"}}', '{"a\\u0000b":1}', '{"d":{"$date":{"$numberLong":"x"}}}', '{"t":{"$timestamp":{"t":-1,"i":0}}}', '{not json']) {
+      expect(outcome(parseCanonical, text), text).toHaveProperty('error');
+      expect(outcome(parseCanonical, text), text).toEqual(outcome(ejsonParse, text));
+    }
   });
 });

@@ -16,7 +16,8 @@ import {
 } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from './errors';
-import { type DecodedChangeEvent, decodeRecord, encodeChangeEvent, FORMAT_VERSION, tombstoneFor , parseCanonical } from './record-format';
+import { type DecodedChangeEvent, decodeRecord, encodeChangeEvent, FORMAT_VERSION, tombstoneFor } from './record-format';
+import { parseCanonical, stringifyCanonical } from './canonical-json';
 
 const canonical = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: false });
 const CLUSTER_TIME = new Timestamp({ t: 1_800_000_000, i: 5 });
@@ -413,7 +414,7 @@ describe('decodeRecord rejects malformed records', () => {
   });
 });
 
-describe('parseCanonical', () => {
+describe('canonical Extended JSON codec', () => {
   const ejsonParse = (text: string) => BSON.EJSON.parse(text, { relaxed: false });
   const outcome = (parse: (text: string) => unknown, text: string) => {
     try {
@@ -439,6 +440,28 @@ describe('parseCanonical', () => {
       '{"ref":{"$ref":"c","$id":{"$oid":"5f1d7f1b9d1e8a3b2c4d5e6f"}}}',
     ];
     for (const text of texts) expect(outcome(parseCanonical, text), text).toEqual(outcome(ejsonParse, text));
+  });
+
+  it('writes exactly what BSON.EJSON.stringify writes, for every type and the edge cases', () => {
+    const values: unknown[] = [
+      everyType,
+      insertEvent(everyType),
+      { list: [everyType, [everyType, null, undefined]], missing: undefined, map: new Map([['k', new Int32(1)]]) },
+      [1, -0, 0.5, 2 ** 31, -(2 ** 31) - 1, 2 ** 53, 2 ** 63, 1e300, Number.NaN, Number.POSITIVE_INFINITY],
+      { date: new Date(Number.NaN), early: new Date(-1), regex: /a.b/im, big: 12n },
+      { doubles: [new Double(5), new Double(-0), new Double(1e21), new Double(0.1), new Double(Number.NEGATIVE_INFINITY)] },
+      { __proto__key: JSON.parse('{"__proto__":{"a":1}}') as unknown, nullPrototype: Object.assign(Object.create(null) as object, { a: 1 }) },
+      'just a string',
+      null,
+      new Long('-9223372036854775808'),
+    ];
+    for (const value of values) expect(stringifyCanonical(value)).toBe(canonical(value));
+  });
+
+  it('refuses what BSON.EJSON.stringify refuses, with its message', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    expect(() => stringifyCanonical(cyclic)).toThrow(/Converting circular structure to EJSON/);
   });
 
   it('refuses what BSON.EJSON.parse refuses', () => {

@@ -1,4 +1,5 @@
-import { BSON, type ChangeStreamDocument, type Document, Double, Int32, Long, ObjectId, type Timestamp } from 'mongodb';
+import { BSON, type ChangeStreamDocument, type Document, type Timestamp } from 'mongodb';
+import { parseCanonical, stringifyCanonical } from './canonical-json';
 import { CdcError } from './errors';
 import { type EventVersion, versionOf, versionToSortableString } from './event-version';
 
@@ -86,7 +87,7 @@ export interface DecodedTombstone {
 
 export type DecodedChangeRecord = DecodedChangeEvent | DecodedTombstone;
 
-const canonical = (value: unknown): string => BSON.EJSON.stringify(value, { relaxed: false });
+const canonical = stringifyCanonical;
 
 const bsonTypeOf = (value: unknown): unknown =>
   typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
@@ -154,77 +155,6 @@ function parseExtendedJson(bytes: Buffer, part: 'key' | 'value'): unknown {
     if (error instanceof SyntaxError) return malformed(`${part} is not JSON: ${error.message}`);
     return malformed(`${part} is not valid Extended JSON: ${(error as Error).message}`);
   }
-}
-
-const CANONICAL = { relaxed: false } as const;
-const DOLLAR = 0x24;
-
-/**
- * Canonical Extended JSON text to BSON values, exactly as BSON.EJSON.parse(text, { relaxed: false }) gives them, at
- * about the speed of JSON.parse: the plain parts (objects without "$" keys, arrays, strings, booleans, null) are
- * kept as parsed, and only type wrappers and bare numbers go through the bson library. EJSON.parse runs a JavaScript
- * reviver on every value, which was most of a sink's CPU per record.
- */
-export function parseCanonical(text: string): unknown {
-  return revive(JSON.parse(text));
-}
-
-/**
- * The wrappers nearly every document holds, built with the very expressions bson's fromExtendedJSON uses in canonical
- * mode (Int32, Double, ObjectId), without a round trip through its reviver. Anything else returns undefined.
- */
-function commonWrapper(record: Record<string, unknown>): unknown {
-  let only: string | undefined;
-  for (const key in record) {
-    if (only !== undefined) return undefined;
-    only = key;
-  }
-  const inner = only === undefined ? undefined : record[only];
-  if (typeof inner !== 'string') return undefined;
-  switch (only) {
-    case '$numberInt':
-      return new Int32(inner);
-    case '$numberDouble':
-      return new Double(Number.parseFloat(inner));
-    case '$oid':
-      return new ObjectId(inner);
-    default:
-      return undefined;
-  }
-}
-
-const INT32_MAX = 0x7fff_ffff;
-const INT64_LIMIT = 2 ** 63;
-
-/** A number without a wrapper, typed as bson's canonical reviver types it: Int32, then Int64, else Double (-0 too). */
-function bareNumber(value: number): Int32 | Long | Double {
-  if (Number.isInteger(value) && !Object.is(value, -0)) {
-    if (value <= INT32_MAX && value >= -INT32_MAX - 1) return new Int32(value);
-    if (value <= INT64_LIMIT && value >= -INT64_LIMIT) return Long.fromNumber(value);
-  }
-  return new Double(value);
-}
-
-function revive(value: unknown): unknown {
-  if (typeof value === 'number') return bareNumber(value);
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) {
-    for (let index = 0; index < value.length; index++) value[index] = revive(value[index]);
-    return value;
-  }
-  const record = value as Record<string, unknown>;
-  const fast = commonWrapper(record);
-  if (fast !== undefined) return fast;
-  // A "$" key marks a type wrapper (or a user field bson leaves alone): bson decides for the whole subtree.
-  for (const key in record) if (key.charCodeAt(0) === DOLLAR) return BSON.EJSON.deserialize(record, CANONICAL);
-  for (const key in record) {
-    if (key.includes('\u0000')) throw new BSON.BSONError(`BSON Document field names cannot contain null bytes, found: ${JSON.stringify(key)}`);
-    const child = record[key];
-    const revived = revive(child);
-    // defineProperty, not assignment: a field named "__proto__" must stay a field.
-    if (revived !== child) Object.defineProperty(record, key, { value: revived, writable: true, enumerable: true, configurable: true });
-  }
-  return record;
 }
 
 /** Canonical Extended JSON brings numbers back as Int32, Double or Long objects. */

@@ -102,8 +102,9 @@ async function sinksBenchmark(): Promise<void> {
   const events = Number(process.env.BENCH_SINK_EVENTS ?? 100_000);
   const dynamo = localDynamo();
   const rawTable = uniqueName('bench-raw');
+  const ceilingTable = uniqueName('bench-ceiling');
   const sinkTable = uniqueName('bench-sink');
-  for (const table of [rawTable, sinkTable]) await createReportingTable(dynamo, table);
+  for (const table of [rawTable, ceilingTable, sinkTable]) await createReportingTable(dynamo, table);
   const indexTemplate = uniqueName('bench');
   const common = { events, db: 'bench', indexTemplate };
   const phase = (name: string, table = '') => {
@@ -111,6 +112,7 @@ async function sinksBenchmark(): Promise<void> {
     return runPhase(name, { ...common, table }, [], 'sink-phases.ts');
   };
   const dynamoRaw = phase('dynamo-raw', rawTable);
+  const dynamoCeiling = phase('dynamo-put-ceiling', ceilingTable);
   const dynamoSink = phase('dynamo-sink', sinkTable);
   const searchRaw = phase('search-raw');
   const searchSink = phase('search-sink');
@@ -120,6 +122,7 @@ async function sinksBenchmark(): Promise<void> {
   console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
   for (const [name, result] of [
     ['DynamoDB raw BatchWriteItem (25/request, 16 in flight)', dynamoRaw],
+    ['DynamoDB Local ceiling: conditional PutItem, raw HTTP, 64 in flight', dynamoCeiling],
     ['DynamoDB sink (conditional PutItem, 16 in flight)', dynamoSink],
     ['OpenSearch raw _bulk (500/request)', searchRaw],
     ['OpenSearch sink (_bulk, external_gte versions)', searchSink],
@@ -127,9 +130,13 @@ async function sinksBenchmark(): Promise<void> {
     console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`);
   }
   console.log(`\nDynamoDB sink / raw = ${(rate(dynamoSink) / rate(dynamoRaw)).toFixed(2)}  (target >= 0.7)`);
+  console.log(
+    `DynamoDB Local's own conditional-write ceiling / raw = ${(rate(dynamoCeiling) / rate(dynamoRaw)).toFixed(2)}; ` +
+      `sink / that ceiling = ${(rate(dynamoSink) / rate(dynamoCeiling)).toFixed(2)}`,
+  );
   console.log(`OpenSearch sink / raw = ${(rate(searchSink) / rate(searchRaw)).toFixed(2)}  (target >= 0.8)`);
 
-  for (const table of [rawTable, sinkTable]) await dropTable(dynamo, table);
+  for (const table of [rawTable, ceilingTable, sinkTable]) await dropTable(dynamo, table);
   dynamo.destroy();
   await fetch(`${endpoints.opensearch()}/${indexTemplate}-*`, { method: 'DELETE' }).catch(() => undefined);
 }

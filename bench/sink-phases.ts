@@ -1,5 +1,6 @@
 // One sink benchmark phase per process, so each phase's peak RSS is its own. Prints one JSON line with the result.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+import http from 'node:http';
 import { BatchWriteItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
@@ -14,7 +15,7 @@ import { prepareBatch } from '../shared/sink-batch';
 import { localDynamo } from '../test/support/local-clients';
 
 interface PhaseArgs {
-  phase: 'dynamo-raw' | 'dynamo-sink' | 'search-raw' | 'search-sink';
+  phase: 'dynamo-raw' | 'dynamo-put-ceiling' | 'dynamo-sink' | 'search-raw' | 'search-sink';
   events: number;
   table: string;
   db: string;
@@ -79,6 +80,51 @@ async function main(): Promise<void> {
         unprocessed = (result.UnprocessedItems?.[args.table] ?? []) as typeof unprocessed;
       }
     });
+  } else if (args.phase === 'dynamo-put-ceiling') {
+    // DynamoDB Local's own limit for conditional single-item writes: the sink's items, bodies built before the clock,
+    // sent over keep-alive HTTP with no SDK (DynamoDB Local does not check signatures), 64 in flight.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const endpoint = new URL(endpoints.dynamodb());
+    const bodies: string[] = [];
+    for (let id = 0; id < args.events; id++) {
+      bodies.push(
+        JSON.stringify({
+          TableName: args.table,
+          Item: { _key: { S: `ceiling|${id}` }, _version: { S: String(id).padStart(16, '0') }, ...toAttributeMap(documentFor(id)) },
+          ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
+          ExpressionAttributeNames: { '#key': '_key', '#version': '_version' },
+          ExpressionAttributeValues: { ':version': { S: String(id).padStart(16, '0') } },
+        }),
+      );
+    }
+    const put = (body: string) =>
+      new Promise<void>((resolve, reject) => {
+        const request = http.request(
+          {
+            host: endpoint.hostname,
+            port: endpoint.port,
+            method: 'POST',
+            path: '/',
+            agent,
+            headers: {
+              'content-type': 'application/x-amz-json-1.0',
+              'content-length': Buffer.byteLength(body),
+              'x-amz-target': 'DynamoDB_20120810.PutItem',
+              'x-amz-date': '20260101T000000Z',
+              authorization: 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0',
+            },
+          },
+          (response) => {
+            let text = '';
+            response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`PutItem: ${response.statusCode} ${text}`))));
+          },
+        );
+        request.on('error', reject);
+        request.end(body);
+      });
+    started = Date.now();
+    await inPool(bodies, 64, put);
   } else if (args.phase === 'dynamo-sink') {
     const store = new DynamoReportingStore(localDynamo(), { table: args.table, concurrency: Number(process.env.BENCH_DYNAMO_CONCURRENCY ?? 16) });
     for (const batch of batches) await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);

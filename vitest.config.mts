@@ -23,6 +23,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // What `serverless deploy` would create: packages the service offline once per scenario, then reads the
+        // CloudFormation templates. Needs no AWS account and no local services.
+        test: {
+          name: 'template',
+          include: ['infra/**/*.template-test.ts'],
+          globalSetup: ['infra/template-tests/package-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

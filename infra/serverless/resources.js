@@ -470,6 +470,7 @@ function build(config) {
     Resources[`${relay.logicalName}Role`] = relayRole(config, relay);
     Object.assign(Resources, relayAlarms(config, relay));
     Outputs[`${relay.logicalName}FunctionName`] = { Description: `Relay of stream ${relay.id}`, Value: relay.functionName };
+    Outputs[`${relay.logicalName}RoleArn`] = { Value: getAtt(`${relay.logicalName}Role`, 'Arn') };
   }
 
   if (sinksOn.length > 0 && config.sinks.onFailure === 'sqs') {
@@ -490,6 +491,8 @@ function build(config) {
     Resources[`${fn.logicalName}Role`] = sinkRole(config, sink);
     Object.assign(Resources, eventSourceMappings(config, sink), sinkAlarms(config, sink));
     Outputs[`${fn.logicalName}FunctionName`] = { Value: fn.functionName };
+    // For OpenSearch fine-grained access control or an OpenSearch Serverless data access policy.
+    Outputs[`${fn.logicalName}RoleArn`] = { Value: getAtt(`${fn.logicalName}Role`, 'Arn') };
   }
   if (config.sinks.enabled.dynamodb) {
     Resources.ReportingTable = reportingTable(config);

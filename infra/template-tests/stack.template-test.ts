@@ -406,6 +406,20 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
   });
 });
 
+describe('stack outputs the runbook and the CLI refer to', () => {
+  it('names the functions, tables, queue, topic, dashboard and the sink role', () => {
+    const outputs = templates.mskIam.Outputs ?? {};
+    expect(outputs.RelayDashordersFunctionName?.Value).toBe('mongo-cdc-ci-relay-orders');
+    expect(outputs.ControlTableName?.Value).toEqual({ Ref: 'ControlTable' });
+    expect(outputs.ReportingTableName?.Value).toEqual({ Ref: 'ReportingTable' });
+    expect(outputs.SinkOnFailureQueueUrl?.Value).toEqual({ Ref: 'SinkOnFailureQueue' });
+    expect(outputs.AlarmTopicArn?.Value).toEqual({ Ref: 'AlarmTopic' });
+    expect(outputs.DashboardName?.Value).toEqual({ Ref: 'Dashboard' });
+    expect(outputs.SinkOpensearchRoleArn?.Value).toEqual({ 'Fn::GetAtt': ['SinkOpensearchRole', 'Arn'] });
+    expect(templates.createdInfrastructure.Outputs?.MskClusterArn?.Value).toEqual({ 'Fn::GetAtt': ['MskServerlessCluster', 'Arn'] });
+  });
+});
+
 describe('self-managed Kafka with SASL/SCRAM, DynamoDB sink only (config file scenario)', () => {
   const template = () => templates.selfManagedScram;
 

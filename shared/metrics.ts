@@ -37,12 +37,21 @@ export function createMetrics(serviceName: string, dimensions: Record<string, st
 /** Keeps every metric in memory: for tests, and for summaries returned by local runs. */
 export class RecordingMetrics implements Metrics {
   readonly emitted: Array<{ name: string; unit: Unit; value: number }> = [];
+  /** How many of `emitted` a flush has published: a metric added but never flushed never reaches CloudWatch. */
+  private publishedCount = 0;
 
   add(name: string, unit: Unit, value: number): void {
     this.emitted.push({ name, unit, value });
   }
 
-  flush(): void {}
+  flush(): void {
+    this.publishedCount = this.emitted.length;
+  }
+
+  /** The total of a metric as CloudWatch would see it: only what was flushed. */
+  published(name: string): number {
+    return this.emitted.slice(0, this.publishedCount).filter((metric) => metric.name === name).reduce((sum, metric) => sum + metric.value, 0);
+  }
 
   total(name: string): number {
     return this.emitted.filter((metric) => metric.name === name).reduce((sum, metric) => sum + metric.value, 0);

@@ -82,6 +82,8 @@ export async function relayStream(
     const holder = (await store.read(stream.id))?.lease;
     logger.info({ event: 'relay.lease-held', ...streamLog, holder: holder?.owner, holderExpiresAt: holder?.expiresAt });
     metrics.add('LeaseHeld', 'Count', 1);
+    // This path returns before the try/finally that flushes the rest.
+    metrics.flush();
     return { status: 'lease-held', ...(holder ? { holder: holder.owner } : {}) };
   }
 

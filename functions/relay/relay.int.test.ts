@@ -150,7 +150,7 @@ describe('relay against real services', () => {
     const statuses = [a.outcome.status, b.outcome.status].sort();
     expect(statuses).toEqual(['lease-held', 'relayed']);
     const held = [a, b].find((run) => run.outcome.status === 'lease-held');
-    expect(held?.metrics.total('LeaseHeld')).toBe(1);
+    expect(held?.metrics.published('LeaseHeld')).toBe(1);
     expect(held?.logger.named('relay.lease-held')).toHaveLength(1);
     expect(await readAllRecords(harness.kafka, [topic])).toHaveLength(200);
   });

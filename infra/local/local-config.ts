@@ -25,8 +25,8 @@ export function localDefaults(): Record<string, string> {
     // DynamoDB Local accepts any keys; real ones in the environment are never overridden.
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    // Mirrors serverless.yml: the relay's safety margin, and EMF metrics off (the status view shows the counts).
-    RELAY_SAFETY_MARGIN_MS: '8000',
+    // The deployed relay's safety margin (infra/serverless/config.js), and EMF metrics off (the status view counts).
+    RELAY_SAFETY_MARGIN_MS: '12000',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
 }

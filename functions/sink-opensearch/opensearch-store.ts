@@ -34,6 +34,7 @@ const retriableStatus = (status: number) => status === 429 || status >= 500;
  */
 export class OpenSearchStore implements ReportingStore {
   private readonly knownIndices = new Set<string>();
+  private readonly indexNames = new Map<string, string>();
 
   constructor(
     private readonly client: SearchClient,
@@ -84,22 +85,17 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   private async bulk(changes: readonly SinkChange[], remainingMs: () => number): Promise<BulkResponseBody | undefined> {
-    const lines: string[] = [];
+    let body = '';
     for (const change of changes) {
-      const meta = {
-        _index: indexName(this.options.indexTemplate, change.namespace),
-        _id: searchDocumentId(change.documentKeyJson),
-        version: versionToExternalLong(change.version).toString(),
-        version_type: 'external_gte',
-      };
-      if (change.kind === 'delete') {
-        lines.push(JSON.stringify({ delete: meta }));
-      } else {
-        lines.push(JSON.stringify({ index: meta }), JSON.stringify(toSearchDocument(change.document ?? {})));
-      }
+      // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
+      const meta =
+        `{"_index":${JSON.stringify(this.indexFor(change.namespace))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
+        `"version":${versionToExternalLong(change.version)},"version_type":"external_gte"}`;
+      body +=
+        change.kind === 'delete'
+          ? `{"delete":${meta}}\n`
+          : `{"index":${meta}}\n${JSON.stringify(toSearchDocument(change.document ?? {}))}\n`;
     }
-    // Versions above 2^53 must reach OpenSearch as exact integers, not as JSON doubles.
-    const body = `${lines.join('\n').replace(/"version":"(\d+)"/g, '"version":$1')}\n`;
     let response;
     try {
       response = await this.client.request('POST', '/_bulk', body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
@@ -114,10 +110,20 @@ export class OpenSearchStore implements ReportingStore {
     return response.body as BulkResponseBody;
   }
 
+  private indexFor(namespace: { db: string; coll: string }): string {
+    const key = `${namespace.db}.${namespace.coll}`;
+    let name = this.indexNames.get(key);
+    if (name === undefined) {
+      name = indexName(this.options.indexTemplate, namespace);
+      this.indexNames.set(key, name);
+    }
+    return name;
+  }
+
   private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<void> {
     if (!this.options.indexBody) return;
     for (const change of changes) {
-      const name = indexName(this.options.indexTemplate, change.namespace);
+      const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
       const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
       const exists = await this.client.request('HEAD', `/${encodeURIComponent(name)}`, undefined, signal);

@@ -78,6 +78,18 @@ describe('OpenSearch sink (OpenSearch 2.x, Kafka)', () => {
     expect((await allDocuments(indexName(template, { db: lateDb, coll: 'orders' }))).size).toBe(0);
   });
 
+  it('indexes a document field named "version" holding digits as the string it is', async () => {
+    // Prepare: the bulk metadata carries "version" too; only the metadata's may become a bare number.
+    const versionDb = uniqueName('version');
+
+    // Act
+    await harness.run('opensearch', store, [event(versionDb, 1, 'insert', 1, { version: '7', nested: { version: '0042' } })]);
+
+    // Assess
+    const [source] = (await allDocuments(indexName(template, { db: versionDb, coll: 'orders' }))).values();
+    expect(source).toEqual({ mongo_id: 1, version: '7', nested: { version: '0042' } });
+  });
+
   it('dead-letters a document the index refuses, with the reason, and applies the rest', async () => {
     const mappingDb = uniqueName('mapping');
     await harness.run('opensearch', store, [event(mappingDb, 1, 'insert', 1, { amount: 5 })]);

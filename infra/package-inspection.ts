@@ -98,7 +98,11 @@ export function offlineEnvironment(environment: Record<string, unknown>): Record
   for (const [name, value] of Object.entries(environment)) {
     if (typeof value !== 'string') offline[name] = `placeholder-${name.toLowerCase()}`;
     else if (value.startsWith('{{resolve:')) offline[name] = `placeholder-${name.toLowerCase()}`;
-    else if (name.endsWith('_SECRET')) offline[name.slice(0, -'_SECRET'.length)] = 'mongodb://127.0.0.1:1/?directConnection=true';
+    else if (name.endsWith('_SECRET')) {
+      // Secrets are only read at the first connection; the plain twin stands in for a connection string.
+      offline[name] = value;
+      offline[name.slice(0, -'_SECRET'.length)] = 'mongodb://127.0.0.1:1/?directConnection=true';
+    }
     else offline[name] = value;
   }
   if (offline.OPENSEARCH_URL?.startsWith('placeholder')) offline.OPENSEARCH_URL = 'https://search.example.invalid';

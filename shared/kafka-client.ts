@@ -2,7 +2,9 @@ import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } 
 import { z } from 'zod';
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import { commaList, parseEnv } from './env-config';
+import { CdcError } from './errors';
 import type { Logger } from './logger';
+import { resolveSecretCredentials } from './secret-env';
 
 export const kafkaEnvShape = {
   KAFKA_BROKERS: commaList,
@@ -10,6 +12,8 @@ export const kafkaEnvShape = {
   KAFKA_AUTH: z.enum(['none', 'tls', 'scram-sha-512', 'scram-sha-256', 'iam']).default('none'),
   KAFKA_SASL_USERNAME: z.string().optional(),
   KAFKA_SASL_PASSWORD: z.string().optional(),
+  /** Secrets Manager secret (ARN or name) holding {"username","password"} for SCRAM: the secret MSK itself uses. */
+  KAFKA_SASL_SECRET: z.string().optional(),
   KAFKA_CLIENT_ID: z.string().default('mongo-cdc'),
   KAFKA_CONNECTION_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
   KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
@@ -20,9 +24,13 @@ export type KafkaSettings = ReturnType<typeof parseKafkaEnv>;
 
 export function parseKafkaEnv(env: NodeJS.ProcessEnv = process.env) {
   const settings = parseEnv(kafkaEnvShape, env);
-  if (settings.KAFKA_AUTH.startsWith('scram') && (!settings.KAFKA_SASL_USERNAME || !settings.KAFKA_SASL_PASSWORD)) {
-    // Re-run through the parser so the message has the same shape as every other configuration error.
-    parseEnv({ KAFKA_SASL_USERNAME: z.string(), KAFKA_SASL_PASSWORD: z.string() }, env);
+  const plainCredentials = Boolean(settings.KAFKA_SASL_USERNAME && settings.KAFKA_SASL_PASSWORD);
+  if (settings.KAFKA_AUTH.startsWith('scram') && !plainCredentials && !settings.KAFKA_SASL_SECRET) {
+    // The same shape as every other configuration error, naming both ways to provide the credentials.
+    throw new CdcError(
+      'CONFIG_INVALID',
+      `invalid configuration:\n- environment variable KAFKA_SASL_SECRET: is required for ${settings.KAFKA_AUTH} (or KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)`,
+    );
   }
   return settings;
 }
@@ -58,6 +66,28 @@ function kafkaLogCreator(logger: Logger): logCreator {
       else if (level === logLevel.WARN) logger.warn(event);
       else logger.debug(event);
     };
+}
+
+/**
+ * The Kafka client, built on first use and kept for warm invocations. SCRAM credentials named by KAFKA_SASL_SECRET are
+ * read from Secrets Manager then, so they never sit in the function's configuration.
+ */
+export function lazyKafka(settings: KafkaSettings, logger: Logger, env: NodeJS.ProcessEnv = process.env): () => Promise<Kafka> {
+  let kafka: Promise<Kafka> | undefined;
+  return () => {
+    kafka ??= (async () => {
+      if (!settings.KAFKA_AUTH.startsWith('scram') || (settings.KAFKA_SASL_USERNAME && settings.KAFKA_SASL_PASSWORD)) {
+        return createKafka(settings, logger);
+      }
+      const { username, password } = await resolveSecretCredentials('KAFKA_SASL', env);
+      return createKafka({ ...settings, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password }, logger);
+    })();
+    // A failed secret read is retried by the next invocation rather than remembered.
+    kafka.catch(() => {
+      kafka = undefined;
+    });
+    return kafka;
+  };
 }
 
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {

@@ -7,11 +7,11 @@ import type { Producer } from 'kafkajs';
 export class LazyProducer {
   private producer: Producer | undefined;
 
-  constructor(private readonly create: () => Producer) {}
+  constructor(private readonly create: () => Producer | Promise<Producer>) {}
 
   async get(): Promise<Producer> {
     if (!this.producer) {
-      const producer = this.create();
+      const producer = await this.create();
       await producer.connect();
       this.producer = producer;
     }

@@ -32,3 +32,31 @@ export function resolveSecretVariable(name: string, env: NodeJS.ProcessEnv = pro
   }
   return pending;
 }
+
+export interface UsernamePassword {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * A username and password kept in Secrets Manager as JSON {"username", "password"} (the format Amazon MSK requires for
+ * SASL/SCRAM secrets), named by `<NAME>_SECRET` and read once per container. The secret's value never appears in an
+ * error message.
+ */
+export async function resolveSecretCredentials(name: string, env: NodeJS.ProcessEnv = process.env): Promise<UsernamePassword> {
+  return credentialsFromSecret(`${name}_SECRET`, await resolveSecretVariable(name, env));
+}
+
+export function credentialsFromSecret(variable: string, secret: string): UsernamePassword {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secret);
+  } catch {
+    throw new CdcError('CONFIG_INVALID', `the secret named by ${variable} is not JSON; it must be {"username": "...", "password": "..."}`);
+  }
+  const { username, password } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '') {
+    throw new CdcError('CONFIG_INVALID', `the secret named by ${variable} must hold non-empty string fields "username" and "password"`);
+  }
+  return { username, password };
+}

@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { MongoClient } from 'mongodb';
 import { LazyProducer } from '../../shared/lazy-producer';
 import { CdcError } from '../../shared/errors';
-import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
@@ -22,12 +22,12 @@ const store = new DynamoCheckpointStore(
   new DynamoDBClient(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {}),
   env.CONTROL_TABLE,
 );
-const kafka = createKafka(kafkaSettings, logger);
+const kafka = lazyKafka(kafkaSettings, logger);
 const mongoClients = new Map<string, MongoClient>();
 // Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are bounded
 // so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline.
-const relayProducer = new LazyProducer(() =>
-  kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+const relayProducer = new LazyProducer(
+  async () => (await kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
 );
 
 async function mongoClientFor(uriVariable: string): Promise<MongoClient> {

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { KafkaDeadLetterSink } from '../../shared/dead-letter';
 import { LazyProducer } from '../../shared/lazy-producer';
-import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
 import { createLogger } from '../../shared/logger';
 import { createMetrics } from '../../shared/metrics';
@@ -27,10 +27,10 @@ const store = new DynamoReportingStore(
     ...(env.SINK_TOMBSTONE_TTL_SECONDS ? { tombstoneTtlSeconds: env.SINK_TOMBSTONE_TTL_SECONDS } : {}),
   },
 );
-const kafka = createKafka(kafkaSettings, logger);
+const kafka = lazyKafka(kafkaSettings, logger);
 // Idempotent, bounded retries: a lost broker fails the invocation rather than hanging until its deadline.
-const deadLetterProducer = new LazyProducer(() =>
-  kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+const deadLetterProducer = new LazyProducer(
+  async () => (await kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {

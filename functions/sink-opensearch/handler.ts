@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { KafkaDeadLetterSink } from '../../shared/dead-letter';
 import { LazyProducer } from '../../shared/lazy-producer';
-import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
 import { createLogger } from '../../shared/logger';
 import { createMetrics } from '../../shared/metrics';
@@ -9,18 +9,25 @@ import { runSink, type SinkSummary } from '../../shared/sink-runner';
 import { OpenSearchStore } from './opensearch-store';
 import { createSearchClient } from './search-client';
 import { parseOpenSearchSinkEnv } from './sink-opensearch-config';
+import { resolveSecretCredentials, type UsernamePassword } from '../../shared/secret-env';
 
 const SINK = 'opensearch';
 // Parsed once per container: a misconfigured function fails at cold start, naming the variable.
 const env = parseOpenSearchSinkEnv();
 const kafkaSettings = parseKafkaEnv();
 const logger = createLogger('mongo-cdc-sink-opensearch');
+function basicAuthFrom(settings: typeof env): { basicAuth?: () => Promise<UsernamePassword> } {
+  const { OPENSEARCH_USERNAME: username, OPENSEARCH_PASSWORD: password = '', OPENSEARCH_BASIC_AUTH_SECRET: secret } = settings;
+  if (username) return { basicAuth: async () => ({ username, password }) };
+  return secret ? { basicAuth: () => resolveSecretCredentials('OPENSEARCH_BASIC_AUTH') } : {};
+}
+
 const store = new OpenSearchStore(
   createSearchClient({
     url: env.OPENSEARCH_URL,
     region: env.AWS_REGION,
     ...(env.OPENSEARCH_SIGV4_SERVICE ? { sigv4Service: env.OPENSEARCH_SIGV4_SERVICE } : {}),
-    ...(env.OPENSEARCH_USERNAME ? { username: env.OPENSEARCH_USERNAME, password: env.OPENSEARCH_PASSWORD ?? '' } : {}),
+    ...basicAuthFrom(env),
   }),
   {
     indexTemplate: env.SINK_INDEX_TEMPLATE,
@@ -28,10 +35,10 @@ const store = new OpenSearchStore(
     baseBackoffMs: env.SINK_RETRY_BASE_MS,
   },
 );
-const kafka = createKafka(kafkaSettings, logger);
+const kafka = lazyKafka(kafkaSettings, logger);
 // Idempotent, bounded retries: a lost broker fails the invocation rather than hanging until its deadline.
-const deadLetterProducer = new LazyProducer(() =>
-  kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+const deadLetterProducer = new LazyProducer(
+  async () => (await kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {

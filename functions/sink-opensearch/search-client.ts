@@ -1,6 +1,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { UsernamePassword } from '../../shared/secret-env';
 
 export interface SearchResponse {
   readonly status: number;
@@ -17,8 +18,8 @@ export interface SearchClientOptions {
   /** Sign requests with AWS SigV4 for Amazon OpenSearch Service ("es") or OpenSearch Serverless ("aoss"). */
   readonly sigv4Service?: 'es' | 'aoss';
   readonly region: string;
-  readonly username?: string;
-  readonly password?: string;
+  /** Basic auth, given or read on first use (from Secrets Manager), then kept. */
+  readonly basicAuth?: () => Promise<UsernamePassword>;
 }
 
 /** fetch-based client for OpenSearch 2.x and Elasticsearch 7/8 (same `_bulk` API), optionally SigV4-signed. */
@@ -27,14 +28,21 @@ export function createSearchClient(options: SearchClientOptions): SearchClient {
   const signer = options.sigv4Service
     ? new SignatureV4({ service: options.sigv4Service, region: options.region, credentials: defaultProvider(), sha256: Sha256 })
     : undefined;
+  let authorization: Promise<string> | undefined;
+  const basicAuthorization = (basicAuth: () => Promise<UsernamePassword>) => {
+    authorization ??= basicAuth().then(({ username, password }) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+    // A failed read is retried by the next request rather than remembered.
+    authorization.catch(() => {
+      authorization = undefined;
+    });
+    return authorization;
+  };
   return {
     async request(method, path, body, signal) {
       const url = new URL(path, base);
       let headers: Record<string, string> = { host: url.host };
       if (body !== undefined) headers['content-type'] = path.includes('_bulk') ? 'application/x-ndjson' : 'application/json';
-      if (options.username !== undefined) {
-        headers.authorization = `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`;
-      }
+      if (options.basicAuth) headers.authorization = await basicAuthorization(options.basicAuth);
       if (signer) {
         const query: Record<string, string> = {};
         url.searchParams.forEach((value, key) => {

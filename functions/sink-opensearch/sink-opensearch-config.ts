@@ -7,6 +7,8 @@ export const openSearchSinkEnvShape = {
   OPENSEARCH_SIGV4_SERVICE: z.enum(['es', 'aoss']).optional(),
   OPENSEARCH_USERNAME: z.string().optional(),
   OPENSEARCH_PASSWORD: z.string().optional(),
+  /** Secrets Manager secret (ARN or name) holding {"username","password"} for basic auth, read at first use. */
+  OPENSEARCH_BASIC_AUTH_SECRET: z.string().optional(),
   SINK_INDEX_TEMPLATE: z.string().min(1).default('mongo-cdc-{db}-{coll}'),
   /** Settings and mappings for indices the sink creates, e.g. {"mappings":{"properties":{...}}}. */
   SINK_INDEX_BODY: jsonVariable(z.record(z.string(), z.unknown())).optional(),

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseRelayEnv } from '../../functions/relay/relay-config';
-import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger } from '../../shared/logger';
 import { DemoWorkload } from './demo-workload';
 import { ensureIndices, ensureTable, ensureTopics } from './local-resources';
@@ -32,7 +32,7 @@ export class LocalRuntime {
   private readonly schedulers: RelayScheduler[] = [];
   private readonly consumers: SinkConsumer[] = [];
   private readonly groups = new Map<string, string>();
-  private readonly kafka: Kafka;
+  private readonly kafka: () => Promise<Kafka>;
   private readonly dynamo: DynamoDBClient;
   private readonly store: DynamoCheckpointStore;
   private demoClient: MongoClient | undefined;
@@ -40,7 +40,7 @@ export class LocalRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     const relayEnv = parseRelayEnv();
-    this.kafka = createKafka(parseKafkaEnv(), createLogger('mongo-cdc-local'));
+    this.kafka = lazyKafka(parseKafkaEnv(), createLogger('mongo-cdc-local'));
     this.dynamo = new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
     this.store = new DynamoCheckpointStore(this.dynamo, relayEnv.CONTROL_TABLE);
     this.status = new PipelineStatus(
@@ -55,7 +55,7 @@ export class LocalRuntime {
     const created = {
       controlTable: await ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId'),
       reportingTable: this.options.settings.sinks.includes('dynamodb') ? await ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt') : false,
-      topics: await ensureTopics(this.kafka, this.options.settings.CDC_STREAMS, this.options.settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'),
+      topics: await ensureTopics(await this.kafka(), this.options.settings.CDC_STREAMS, this.options.settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'),
       indices: this.options.settings.sinks.includes('opensearch')
         ? await ensureIndices(env.OPENSEARCH_URL ?? '', env.SINK_INDEX_TEMPLATE || 'mongo-cdc-{db}-{coll}', this.options.settings.CDC_STREAMS, env.SINK_INDEX_BODY)
         : [],
@@ -86,7 +86,7 @@ export class LocalRuntime {
       const groupId = `mongo-cdc-local-${sink}`;
       this.groups.set(sink, groupId);
       const consumer = new SinkConsumer(
-        this.kafka,
+        await this.kafka(),
         groupId,
         { sink, topics: settings.sinkTopics, batchSize: settings.SINK_BATCH_SIZE, batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000, timeoutMs: 120_000 },
         handler,
@@ -107,7 +107,7 @@ export class LocalRuntime {
   }
 
   async refreshStatus(): Promise<void> {
-    const admin = this.kafka.admin();
+    const admin = (await this.kafka()).admin();
     await admin.connect();
     try {
       const all = await admin.listTopics();

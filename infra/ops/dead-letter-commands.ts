@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Admin, Producer } from 'kafkajs';
 import { deadLetterTopicFor } from '../../functions/relay/relay-config';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import type { OpsContext } from './ops-context';
@@ -61,15 +62,16 @@ function entryOf(record: TopicRecord): DeadLetterEntry {
   };
 }
 
-async function withAdmin<T>(context: OpsContext, attempted: string, work: (admin: ReturnType<ReturnType<OpsContext['kafka']>['admin']>) => Promise<T>): Promise<T> {
-  const admin = context.kafka().admin();
+async function withAdmin<T>(context: OpsContext, attempted: string, work: (admin: Admin) => Promise<T>): Promise<T> {
+  let admin: Admin | undefined;
   try {
+    admin = (await context.kafka()).admin();
     await admin.connect();
     return await work(admin);
   } catch (error) {
     throw explainFailure(error, attempted);
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin?.disconnect().catch(() => undefined);
   }
 }
 
@@ -84,7 +86,7 @@ export async function listDeadLetters(context: OpsContext, topic: string | undef
     }
     const newest = ranges.map((range) => ({ ...range, from: Math.max(range.from, range.to - limit) }));
     const groupId = `mongo-cdc-dlq-list-${randomUUID()}`;
-    const records = await readRanges(context.kafka(), groupId, name, newest).catch((error: unknown) =>
+    const records = await readRanges(await context.kafka(), groupId, name, newest).catch((error: unknown) =>
       Promise.reject(explainFailure(error, `kafka-cluster:ReadData on topic ${name} (group ${groupId})`)),
     );
     await withAdmin(context, `delete consumer group ${groupId}`, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
@@ -138,7 +140,7 @@ export async function replayDeadLetters(
       );
       return retained.map((range): PartitionRange => ({ ...range, from: Math.max(range.from, done.get(range.partition) ?? -1) }));
     });
-    const records = await readRanges(context.kafka(), REPLAY_GROUP, topic, pending).catch((error: unknown) =>
+    const records = await readRanges(await context.kafka(), REPLAY_GROUP, topic, pending).catch((error: unknown) =>
       Promise.reject(explainFailure(error, `kafka-cluster:ReadData on topic ${topic} (group ${REPLAY_GROUP})`)),
     );
     const skipped: Array<{ offset: string; partition: number; reason: string }> = [];
@@ -165,8 +167,9 @@ export async function replayDeadLetters(
 }
 
 async function redrive(context: OpsContext, deadLetterTopic: string, bySourceTopic: ReadonlyMap<string, TopicRecord[]>): Promise<void> {
-  const producer = context.kafka().producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+  let producer: Producer | undefined;
   try {
+    producer = (await context.kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
     await producer.connect();
     for (const [sourceTopic, records] of bySourceTopic) {
       await producer.send({
@@ -185,7 +188,7 @@ async function redrive(context: OpsContext, deadLetterTopic: string, bySourceTop
   } catch (error) {
     throw explainFailure(error, `kafka-cluster:WriteData on ${[...bySourceTopic.keys()].join(', ')}`);
   } finally {
-    await producer.disconnect().catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
   }
 }
 

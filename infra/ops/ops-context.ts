@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { relayEnvShape, type StreamConfig } from '../../functions/relay/relay-config';
 import { parseEnv } from '../../shared/env-config';
-import { createKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { Logger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { UsageError } from './ops-errors';
@@ -20,7 +20,7 @@ const quietLogger: Logger = { debug: () => undefined, info: () => undefined, war
  */
 export class OpsContext {
   private dynamo: DynamoDBClient | undefined;
-  private kafkaClient: Kafka | undefined;
+  private kafkaClient: (() => Promise<Kafka>) | undefined;
   private readonly mongoClients: MongoClient[] = [];
 
   constructor(readonly env: NodeJS.ProcessEnv) {}
@@ -58,9 +58,9 @@ export class OpsContext {
     return new DynamoCheckpointStore(this.dynamo, this.controlTable());
   }
 
-  kafka(): Kafka {
-    this.kafkaClient ??= createKafka(parseKafkaEnv(this.env), quietLogger);
-    return this.kafkaClient;
+  kafka(): Promise<Kafka> {
+    this.kafkaClient ??= lazyKafka(parseKafkaEnv(this.env), quietLogger, this.env);
+    return this.kafkaClient();
   }
 
   /** The topic both sinks dead-letter to, as they read it (SINK_DEAD_LETTER_TOPIC, same default). */

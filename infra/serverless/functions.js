@@ -11,10 +11,9 @@ function kafkaEnvironment(config) {
   const { kafka } = config;
   const environment = { KAFKA_BROKERS: kafka.brokers, KAFKA_AUTH: kafka.auth };
   if (kafka.auth.startsWith('scram')) {
-    // The functions' Kafka client reads plain variables. A dynamic reference keeps the credentials out of the template
-    // and the deployment bucket; CloudFormation resolves it when it creates or updates the function.
-    environment.KAFKA_SASL_USERNAME = `{{resolve:secretsmanager:${kafka.secretArn}:SecretString:username}}`;
-    environment.KAFKA_SASL_PASSWORD = `{{resolve:secretsmanager:${kafka.secretArn}:SecretString:password}}`;
+    // The secret's name only: the function reads the credentials from Secrets Manager at its first connection, so
+    // they appear neither in the template nor in the function's configuration.
+    environment.KAFKA_SASL_SECRET = kafka.secretArn;
   }
   if (kafka.maxMessageBytes) environment.KAFKA_MAX_MESSAGE_BYTES = kafka.maxMessageBytes;
   return environment;
@@ -99,8 +98,7 @@ function sinkFunctions(config) {
     };
     if (opensearch.sigv4 !== 'none') environment.OPENSEARCH_SIGV4_SERVICE = opensearch.sigv4;
     if (opensearch.basicAuthSecretArn) {
-      environment.OPENSEARCH_USERNAME = `{{resolve:secretsmanager:${opensearch.basicAuthSecretArn}:SecretString:username}}`;
-      environment.OPENSEARCH_PASSWORD = `{{resolve:secretsmanager:${opensearch.basicAuthSecretArn}:SecretString:password}}`;
+      environment.OPENSEARCH_BASIC_AUTH_SECRET = opensearch.basicAuthSecretArn;
     }
     if (opensearch.indexTemplate) environment.SINK_INDEX_TEMPLATE = opensearch.indexTemplate;
     if (opensearch.indexBody) environment.SINK_INDEX_BODY = opensearch.indexBody;

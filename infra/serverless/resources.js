@@ -97,6 +97,17 @@ function producerStatements(config, topics) {
   ];
 }
 
+/** The SASL/SCRAM secret, read by whoever connects with it (KAFKA_SASL_SECRET, and the sinks' pollers). */
+function scramSecretStatements(config) {
+  const { kafka } = config;
+  if (!kafka.auth.startsWith('scram')) return [];
+  return [
+    allow('secretsmanager:GetSecretValue', kafka.secretArn),
+    // MSK requires SCRAM secrets encrypted with a customer managed key, which the reader must be able to use.
+    ...(kafka.secretKmsKeyArn ? [allow('kms:Decrypt', kafka.secretKmsKeyArn)] : []),
+  ];
+}
+
 function relayRole(config, relay) {
   const statements = [
     logStatement(relay),
@@ -106,6 +117,7 @@ function relayRole(config, relay) {
     }),
     allow('secretsmanager:GetSecretValue', secretArn(config.secrets.find((entry) => entry.variable === relay.uriVariable).secret)),
     ...producerStatements(config, [...relay.topics, relay.deadLetterTopic]),
+    ...scramSecretStatements(config),
   ];
   if (config.vpc) statements.push(vpcStatement());
   return role(statements);
@@ -127,6 +139,8 @@ function sinkRole(config, sink) {
       );
     }
     if (opensearch.sigv4 === 'aoss') statements.push(allow('aoss:APIAccessAll', opensearch.collectionArn));
+    // Basic-auth credentials are read at the first request (OPENSEARCH_BASIC_AUTH_SECRET).
+    if (opensearch.basicAuthSecretArn) statements.push(allow('secretsmanager:GetSecretValue', opensearch.basicAuthSecretArn));
   }
 
   // What the event source mapping's pollers do with the function's role.
@@ -141,11 +155,8 @@ function sinkRole(config, sink) {
       );
     }
   }
-  if (kafka.auth.startsWith('scram')) {
-    statements.push(allow('secretsmanager:GetSecretValue', kafka.secretArn));
-    // MSK requires SCRAM secrets encrypted with a customer managed key, which the pollers must be able to use.
-    if (kafka.secretKmsKeyArn) statements.push(allow('kms:Decrypt', kafka.secretKmsKeyArn));
-  }
+  // The pollers read it for the event source mapping, and the function for its dead-letter producer.
+  statements.push(...scramSecretStatements(config));
   if (sinks.onFailure === 'sqs') statements.push(allow('sqs:SendMessage', getAtt('SinkOnFailureQueue', 'Arn')));
 
   // The dead-letter producer.

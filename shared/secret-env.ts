@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CdcError } from './errors';
 
 /**
@@ -20,8 +19,10 @@ export function resolveSecretVariable(name: string, env: NodeJS.ProcessEnv = pro
   }
   let pending = cache.get(secretId);
   if (!pending) {
-    pending = new SecretsManagerClient({})
-      .send(new GetSecretValueCommand({ SecretId: secretId }))
+    // Loaded on first use, not at module init: a function with no secret to read (a sink on MSK IAM, a local run with
+    // plain variables) never pays the ~200 ms the client takes to load.
+    pending = import('@aws-sdk/client-secrets-manager')
+      .then(({ GetSecretValueCommand, SecretsManagerClient }) => new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId })))
       .then((secret) => {
         if (!secret.SecretString) throw new CdcError('CONFIG_INVALID', `secret ${secretId} (from ${name}_SECRET) has no string value`);
         return secret.SecretString;

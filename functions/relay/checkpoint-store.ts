@@ -2,6 +2,7 @@ import {
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  ScanCommand,
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
@@ -104,6 +105,8 @@ export interface OperatorActions {
   reset(streamId: string, to: ResumePoint & { kind: 'now' | 'startAtOperationTime' }, by: string, now: Date): Promise<void>;
   /** Moves a stream back to a past time so the next invocation re-relays from there. */
   replay(streamId: string, from: Date, by: string, now: Date): Promise<void>;
+  /** Every stream the table holds a checkpoint for. */
+  streamIds(): Promise<string[]>;
 }
 
 export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
@@ -111,6 +114,19 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
     private readonly client: DynamoDBClient,
     private readonly table: string,
   ) {}
+
+  async streamIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({ TableName: this.table, ProjectionExpression: 'streamId', ConsistentRead: true, ExclusiveStartKey: startKey }),
+      );
+      for (const item of page.Items ?? []) if (item.streamId?.S) ids.push(item.streamId.S);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return ids.sort();
+  }
 
   async acquireLease(streamId: string, owner: string, expiresAt: number, now: number): Promise<Lease | undefined> {
     try {

@@ -172,6 +172,31 @@ describe('ops CLI against the local stack', () => {
     expect(checkpoint?.replays.map((replay) => [replay.from, replay.by])).toEqual([[beforeInserts, 'bob']]);
     expect(checkpoint?.gaps).toEqual([]);
   });
+
+  it('works from the control table alone where CDC_STREAMS is not set, as for an operator of a deployed stage', async () => {
+    // Prepare: what an operator has for a deployed stage without the stream settings at hand.
+    const bare: NodeJS.ProcessEnv = { ...env, CDC_STREAMS: undefined };
+    const output = { out: '', err: '' };
+    const run = (...argv: string[]) =>
+      runCli(argv, bare, { out: (text) => (output.out += `${text}\n`), err: (text) => (output.err += `${text}\n`) });
+
+    // Act
+    const status = await run('status', '--json');
+    const statuses = JSON.parse(output.out) as Array<{ streamId: string; watches: string; state: string }>;
+    output.out = '';
+    const reset = await run('reset', '--stream', stream.id, '--to', 'now');
+    const replay = await run('replay', '--stream', stream.id, '--from', new Date(Date.now() - 60_000).toISOString());
+
+    // Assess: every stream with a checkpoint, read from the table (the idle one never ran, so it has none).
+    expect(status).toBe(0);
+    expect(statuses.map((entry) => entry.streamId)).toContain(stream.id);
+    expect(statuses.map((entry) => entry.streamId)).not.toContain(idle.id);
+    expect(statuses.find((entry) => entry.streamId === stream.id)).toMatchObject({ watches: 'not in CDC_STREAMS', state: 'idle' });
+    expect(reset).toBe(2);
+    expect(output.err).toMatch(/neither stalled nor stopped/);
+    expect(replay).toBe(2);
+    expect(output.err).toMatch(/set CDC_STREAMS \(or pass --no-oplog-check\)/);
+  });
 });
 
 describe('ops CLI dead letters against the local Kafka', () => {
@@ -284,6 +309,6 @@ describe('ops CLI dead letters against the local Kafka', () => {
     expect(stdout).toContain('RECORD_TOO_LARGE from relay stream orders');
     const failed = await run(process.execPath, [bin, 'reset', '--stream', 'x', '--to', 'now'], { env: binEnv }).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toMatch(/CDC_STREAMS: is required/);
+    expect((failed as { stderr: string }).stderr).toMatch(/environment variable CONTROL_TABLE: is required/);
   });
 });

@@ -29,6 +29,11 @@ export class OpsContext {
     return parseEnv({ CDC_STREAMS: relayEnvShape.CDC_STREAMS }, this.env).CDC_STREAMS;
   }
 
+  /** Whether CDC_STREAMS is given; without it, commands that only touch the control table still work. */
+  streamsConfigured(): boolean {
+    return Boolean(this.env.CDC_STREAMS);
+  }
+
   stream(id: string): StreamConfig {
     const streams = this.streams();
     const stream = streams.find((candidate) => candidate.id === id);

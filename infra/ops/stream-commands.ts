@@ -34,7 +34,10 @@ export function parseOperatorTime(flag: string, text: string | undefined, now: D
   return new Date(millis);
 }
 
-function watchedBy(stream: { database?: string | undefined; collection?: string | undefined }): string {
+type StreamRef = { id: string; database?: string | undefined; collection?: string | undefined; configured?: boolean };
+
+function watchedBy(stream: StreamRef): string {
+  if (stream.configured === false) return 'not in CDC_STREAMS';
   if (stream.database && stream.collection) return `${stream.database}.${stream.collection}`;
   return stream.database ? `database ${stream.database}` : 'whole deployment';
 }
@@ -47,7 +50,7 @@ function stateOf(checkpoint: Checkpoint | undefined, nowMs: number): StreamStatu
 }
 
 export function describeStream(
-  stream: { id: string; database?: string | undefined; collection?: string | undefined },
+  stream: StreamRef,
   checkpoint: Checkpoint | undefined,
   now: Date,
 ): StreamStatus {
@@ -97,8 +100,17 @@ export function describeStream(
 }
 
 export async function streamStatus(context: OpsContext, only: string | undefined, now = new Date()): Promise<StreamStatus[]> {
-  const streams = only ? [context.stream(only)] : context.streams();
   const store = context.checkpoints();
+  let streams: StreamRef[];
+  if (context.streamsConfigured()) {
+    streams = only ? [context.stream(only)] : context.streams();
+  } else {
+    // A deployed relay knows only its own stream; the control table knows them all.
+    const ids = only
+      ? [only]
+      : await store.streamIds().catch((error: unknown) => Promise.reject(explainFailure(error, `dynamodb:Scan on table ${context.controlTable()}`)));
+    streams = ids.map((id) => ({ id, configured: false }));
+  }
   const statuses: StreamStatus[] = [];
   for (const stream of streams) {
     const checkpoint = await store
@@ -121,7 +133,8 @@ export interface ResetRequest {
  * start is skipped. A healthy stream is only reset with `force`, because the gap is data its sinks will never see.
  */
 export async function resetStream(context: OpsContext, request: ResetRequest, now = new Date()): Promise<StreamStatus> {
-  const stream = context.stream(request.streamId);
+  // A reset only touches the control table, so it works without CDC_STREAMS (the checkpoint must exist either way).
+  const stream: StreamRef = context.streamsConfigured() ? context.stream(request.streamId) : { id: request.streamId, configured: false };
   const toNow = request.to === 'now';
   const to = toNow ? now : parseOperatorTime('--to', request.to, now);
   const store = context.checkpoints();
@@ -181,7 +194,10 @@ async function assertOplogHolds(context: OpsContext, streamId: string, from: Dat
 
 /** Moves a stream back to `from`; the next invocation re-relays from there, and the sinks absorb what they have seen. */
 export async function replayStream(context: OpsContext, request: ReplayRequest, now = new Date()): Promise<StreamStatus> {
-  const stream = context.stream(request.streamId);
+  if (!context.streamsConfigured() && !request.skipOplogCheck) {
+    throw new UsageError("replay asks MongoDB whether its oplog still holds --from, which needs the stream's settings: set CDC_STREAMS (or pass --no-oplog-check)");
+  }
+  const stream: StreamRef = context.streamsConfigured() ? context.stream(request.streamId) : { id: request.streamId, configured: false };
   const from = parseOperatorTime('--from', request.from, now);
   const store = context.checkpoints();
   const attempted = `dynamodb:GetItem/UpdateItem on table ${context.controlTable()}`;

@@ -84,6 +84,7 @@ async function main(): Promise<number> {
       say({ event: 'local.stopping', reason });
       await runtime.stop();
       await runtime.refreshStatus().catch(() => undefined);
+      await runtime.close();
       say({ event: 'local.stopped', ...runtime.status.toJSON(), ...(runtime.demo ? { demo: runtime.demo.counts } : {}) });
       if (interactive) terminal(`\x1b[2J\x1b[H${runtime.status.render(header())}\nstopped (${reason})\n`);
       return code;

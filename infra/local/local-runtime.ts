@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseRelayEnv } from '../../functions/relay/relay-config';
@@ -36,6 +36,8 @@ export class LocalRuntime {
   private readonly dynamo: DynamoDBClient;
   private readonly store: DynamoCheckpointStore;
   private demoClient: MongoClient | undefined;
+  /** Kept connected for the status refresh, which runs every second. */
+  private admin: Admin | undefined;
   demo: DemoWorkload | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -107,14 +109,23 @@ export class LocalRuntime {
   }
 
   async refreshStatus(): Promise<void> {
-    const admin = (await this.kafka()).admin();
-    await admin.connect();
+    if (!this.admin) {
+      const admin = (await this.kafka()).admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    const admin = this.admin;
+    const topics = async () =>
+      (await admin.listTopics()).filter((topic) =>
+        this.options.settings.sinkTopics.some((wanted) => (typeof wanted === 'string' ? wanted === topic : wanted.test(topic))),
+      );
     try {
-      const all = await admin.listTopics();
-      const topics = async () => all.filter((topic) => this.options.settings.sinkTopics.some((wanted) => (typeof wanted === 'string' ? wanted === topic : wanted.test(topic))));
       await this.status.refresh(this.store, admin, this.groups, topics);
-    } finally {
-      await admin.disconnect();
+    } catch (error) {
+      // A broken connection is rebuilt by the next refresh.
+      this.admin = undefined;
+      await admin.disconnect().catch(() => undefined);
+      throw error;
     }
   }
 
@@ -122,6 +133,12 @@ export class LocalRuntime {
     await this.demo?.stop();
     await this.demoClient?.close();
     this.demoClient = undefined;
+  }
+
+  /** Leaves Kafka after the last status refresh. */
+  async close(): Promise<void> {
+    await this.admin?.disconnect().catch(() => undefined);
+    this.admin = undefined;
   }
 
   /** Clean shutdown: no new writes, relays end at a batch boundary with their checkpoint, sinks finish or abandon their batch. */

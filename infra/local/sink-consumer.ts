@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
+import { headersOf } from '../ops/topic-reader';
 import { type LambdaKafkaEvent, lambdaKafkaEventOf } from '../../shared/lambda-kafka-event';
 import type { SinkSummary } from '../../shared/sink-runner';
 import { LocalContext } from './lambda-context';
@@ -23,14 +24,6 @@ export interface SinkTrigger {
 }
 
 const RETRY_CAP_MS = 30_000;
-
-function headersOf(message: KafkaMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
-  }
-  return headers;
-}
 
 /**
  * A sink function as Lambda's Kafka event source mapping drives it: a consumer group reads batches of up to

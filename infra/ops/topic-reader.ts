@@ -27,12 +27,17 @@ export async function retainedRanges(admin: Admin, topic: string): Promise<Parti
     .sort((a, b) => a.partition - b.partition);
 }
 
-function toTopicRecord(topic: string, partition: number, message: KafkaMessage): TopicRecord {
+/** A consumed message's headers as text, the form the record format and dead letters use. */
+export function headersOf(message: KafkaMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   }
-  return { topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers };
+  return headers;
+}
+
+function toTopicRecord(topic: string, partition: number, message: KafkaMessage): TopicRecord {
+  return { topic, partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.value, headers: headersOf(message) };
 }
 
 /**

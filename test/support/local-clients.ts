@@ -1,6 +1,8 @@
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { endpoints } from '../../infra/stack/endpoints';
+import { ensureTable } from '../../infra/local/local-resources';
+import { headersOf } from '../../infra/ops/topic-reader';
 
 export function localDynamo(): DynamoDBClient {
   return new DynamoDBClient({
@@ -12,28 +14,12 @@ export function localDynamo(): DynamoDBClient {
 
 /** The control table exactly as infra/resources/control-table.yml declares it (key: streamId). */
 export async function createControlTable(client: DynamoDBClient, name: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: 'streamId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'streamId', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+  await ensureTable(client, name, 'streamId');
 }
 
-/** The reporting table exactly as infra/resources/reporting-table.yml declares it (key: _key). */
+/** The reporting table as infra/serverless/resources.js declares it (key: _key). */
 export async function createReportingTable(client: DynamoDBClient, name: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: '_key', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: '_key', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+  await ensureTable(client, name, '_key');
 }
 
 export async function dropTable(client: DynamoDBClient, name: string): Promise<void> {
@@ -92,9 +78,5 @@ export async function readAllRecords(kafka: Kafka, topics: string[], timeoutMs =
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): ReadRecord {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    if (value !== undefined) headers[name] = Buffer.isBuffer(value) ? value.toString() : String(value);
-  }
-  return { topic, partition, offset: message.offset, key: message.key, value: message.value, headers };
+  return { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: headersOf(message) };
 }

@@ -4,7 +4,7 @@ import { nextOrdinal, versionOf } from '../../shared/event-version';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import type { ChangeSource } from './change-source';
-import type { Checkpoint, CheckpointStore, ClusterPosition, Lease, ResumePoint } from './checkpoint-store';
+import type { Checkpoint, CheckpointStore, ClusterPosition, ResumePoint } from './checkpoint-store';
 import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';

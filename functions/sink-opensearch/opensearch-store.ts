@@ -97,7 +97,7 @@ export class OpenSearchStore implements ReportingStore {
           ? `{"delete":${meta}}\n`
           : `{"index":${meta}}\n${JSON.stringify(toSearchDocument(change.document ?? {}))}\n`;
     }
-    let response;
+    let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
       response = await this.client.request('POST', '/_bulk', body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
     } catch (error) {

@@ -10,7 +10,6 @@
 // are plain YAML values.
 'use strict';
 
-const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const ARN = /^arn:aws[a-zA-Z-]*:/;
 
 const DEFAULTS = {

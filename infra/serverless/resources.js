@@ -509,7 +509,7 @@ function build(config) {
     Resources.ReportingTable = reportingTable(config);
     Outputs.ReportingTableName = { Value: ref('ReportingTable') };
   }
-  if (config.kafka.msk && config.kafka.msk.created) {
+  if (config.kafka.msk?.created) {
     Resources.MskServerlessCluster = mskServerlessCluster(config);
     Outputs.MskClusterArn = { Value: getAtt('MskServerlessCluster', 'Arn') };
   }

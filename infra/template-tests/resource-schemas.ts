@@ -48,6 +48,7 @@ export interface SchemaProblem {
 }
 
 function orIntrinsic(schema: JsonSchema): JsonSchema {
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then/else keywords, not a thenable.
   return { if: INTRINSIC, then: true, else: schema };
 }
 

@@ -88,7 +88,7 @@ describe.each(['mskIam', 'selfManagedScram', 'createdInfrastructure'] as const)(
   it('gives each function its own role, and no role a wildcard action or an unscoped resource beyond ENI management', () => {
     const template = templates[scenario];
     const functions = ofType(template, 'AWS::Lambda::Function');
-    const roleIds = functions.map(([, fn]) => ((fn.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'])[0]);
+    const roleIds = functions.map(([, fn]) => String((fn.Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined)?.['Fn::GetAtt'][0]));
     expect(new Set(roleIds).size).toBe(functions.length);
     // No role serverless would create and share.
     expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
@@ -108,7 +108,7 @@ describe.each(['mskIam', 'selfManagedScram', 'createdInfrastructure'] as const)(
   it('lets each function write only its own log group', () => {
     const template = templates[scenario];
     for (const [, fn] of ofType(template, 'AWS::Lambda::Function')) {
-      const roleId = (fn.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const roleId = String((fn.Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined)?.['Fn::GetAtt'][0]);
       const logGroups = grants(template, roleId, 'logs:PutLogEvents').map(subText);
       expect(logGroups).toEqual([`arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${String(fn.Properties?.FunctionName)}:*`]);
     }

@@ -31,7 +31,6 @@ const DEFAULTS = {
   sinkMemorySize: 512,
   sinkTimeout: 120,
   sinkOnFailure: 'sqs',
-  sinkMaxRetryAttempts: -1,
   sinkEventSourcesEnabled: true,
   tombstoneTtlSeconds: 604800,
   reportingTableBillingMode: 'PAY_PER_REQUEST',
@@ -49,6 +48,11 @@ const DEFAULTS = {
   logRetentionInDays: 30,
   logLevel: 'INFO',
 };
+
+/** Retries of a failing sink batch before it goes to the on-failure queue (with sinkOnFailure "sqs"). */
+const DEFAULT_SINK_RETRIES = 10;
+/** Provisioned pollers (minimum, maximum) per mapping when retries are bounded; Lambda's own default maximum is 200. */
+const DEFAULT_PROVISIONED_POLLERS = '1,10';
 
 /** Every setting a user may give; anything else in the config file is a typo and fails the deploy. */
 const KNOWN = [
@@ -332,14 +336,24 @@ function buildConfig({ stage, service, fromParams, fromFile }, streamSchema) {
     for (const topic of sinkTopics[sink]) if (topic.includes('*')) problems.add(`sinkTopics: "${topic}": Lambda event sources read named topics only`);
   }
   const sinkDeadLetterTopic = get('sinkDeadLetterTopic') ?? `${topicPrefix}.sink-dead-letter`;
-  const provisioned = asList(given('sinkProvisionedPollers'));
+  // A batch that keeps failing must end in the on-failure destination, not retry until its records leave the topic:
+  // with an on-failure queue, retries are bounded by default. Lambda applies a Kafka mapping's retry limit only in
+  // provisioned mode, so bounded retries bring provisioned pollers (one poller group per stage, so the mappings share
+  // event poller units). Without an on-failure destination, a bounded limit would discard the batch with no record of
+  // it: then retries stay unlimited and the Errors alarm is what tells.
+  const onFailure = oneOf('sinkOnFailure', get('sinkOnFailure'), ['sqs', 'none'], problems);
+  const sinkMaxRetryAttempts = asInteger('sinkMaxRetryAttempts', given('sinkMaxRetryAttempts') ?? (onFailure === 'sqs' ? DEFAULT_SINK_RETRIES : -1), problems, -1, 10000);
+  if (sinkMaxRetryAttempts !== -1 && onFailure !== 'sqs') {
+    problems.add('sinkMaxRetryAttempts other than -1 needs sinkOnFailure "sqs": without an on-failure destination Lambda would discard the failing batch with no record of it');
+  }
+  const provisionedGiven = given('sinkProvisionedPollers');
+  const provisioned = provisionedGiven === 'none' ? [] : asList(provisionedGiven ?? (sinkMaxRetryAttempts !== -1 ? DEFAULT_PROVISIONED_POLLERS : undefined));
   let provisionedPollers;
   if (provisioned.length > 0) {
     const [min, max] = provisioned.map((value, index) => asInteger(`sinkProvisionedPollers[${index}]`, value, problems, 1, 2000));
     if (provisioned.length !== 2 || max < min) problems.add('sinkProvisionedPollers is "<minimum>,<maximum>" pollers');
-    else provisionedPollers = { min, max };
+    else provisionedPollers = { min, max, group: `${service}-${stage}`.slice(0, 128) };
   }
-  const sinkMaxRetryAttempts = asInteger('sinkMaxRetryAttempts', get('sinkMaxRetryAttempts'), problems, -1, 10000);
   if (sinkMaxRetryAttempts !== -1 && !provisionedPollers) {
     problems.add('sinkMaxRetryAttempts needs sinkProvisionedPollers: Lambda applies Kafka retry limits in provisioned mode only');
   }
@@ -442,7 +456,7 @@ function buildConfig({ stage, service, fromParams, fromFile }, streamSchema) {
       startingPosition: oneOf('sinkStartingPosition', get('sinkStartingPosition'), ['TRIM_HORIZON', 'LATEST'], problems),
       memorySize: asInteger('sinkMemorySize', get('sinkMemorySize'), problems, 128, 10240),
       timeout: asInteger('sinkTimeout', get('sinkTimeout'), problems, 10, 900),
-      onFailure: oneOf('sinkOnFailure', get('sinkOnFailure'), ['sqs', 'none'], problems),
+      onFailure,
       maxRetryAttempts: sinkMaxRetryAttempts,
       provisionedPollers,
       eventSourcesEnabled: asBoolean('sinkEventSourcesEnabled', get('sinkEventSourcesEnabled'), problems),

@@ -302,7 +302,7 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
     }
   });
 
-  it('feeds each sink from every topic through an MSK event source with the on-failure queue', () => {
+  it('feeds each sink from every topic through an MSK event source whose failing batches end in the on-failure queue', () => {
     for (const [sink, fnId] of [
       ['dynamodb', 'SinkDynamodbLambdaFunction'],
       ['opensearch', 'SinkOpensearchLambdaFunction'],
@@ -318,6 +318,10 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
           Enabled: true,
           AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: `mongo-cdc-ci-${sink}` },
           DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SinkOnFailureQueue', 'Arn'] } } },
+          // Bounded by default (a poison batch must not retry until its records leave the topic); Lambda applies a
+          // Kafka retry limit in provisioned mode only, with the stage's mappings in one poller group.
+          MaximumRetryAttempts: 10,
+          ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 10, PollerGroupName: 'mongo-cdc-ci' },
         });
         // IAM auth: the pollers use the function's role, no secret.
         expect(mapping.SourceAccessConfigurations).toBeUndefined();
@@ -466,7 +470,7 @@ describe('self-managed Kafka with SASL/SCRAM, DynamoDB sink only (config file sc
         StartingPosition: 'LATEST',
         BatchSize: 100,
         MaximumBatchingWindowInSeconds: 5,
-        ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
+        ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3, PollerGroupName: 'mongo-cdc-tmpl' },
         MaximumRetryAttempts: 5,
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['SinkOnFailureQueue', 'Arn'] } } },
       });
@@ -507,7 +511,10 @@ describe('first deploy creating MSK Serverless and an OpenSearch domain', () => 
       expect(mapping.EventSourceArn).toEqual({ 'Fn::GetAtt': ['MskServerlessCluster', 'Arn'] });
       // Brokers unknown until the cluster exists: nothing runs until the second deploy.
       expect(mapping.Enabled).toBe(false);
+      // No on-failure destination (sinkOnFailure: none): retries stay unlimited, so no batch is discarded unrecorded.
       expect(mapping.DestinationConfig).toBeUndefined();
+      expect(mapping.MaximumRetryAttempts).toBeUndefined();
+      expect(mapping.ProvisionedPollerConfig).toBeUndefined();
     }
     expect(props(template(), 'RelayDashmainEventsRuleSchedule1').State).toBe('DISABLED');
     expect(grants(template(), 'RelayDashmainRole', 'kafka-cluster:WriteData').map(subText)).toEqual([
@@ -589,7 +596,8 @@ describe('settings validation (before anything is built)', () => {
 
   it('keeps Kafka retry limits to provisioned mode, SCRAM to a secret, and IAM to MSK', () => {
     const common = { streams: '[{"id":"a","database":"d","collection":"c"}]', kafkaBrokers: 'b:9092', kafkaEventSource: 'kafka', sinks: 'dynamodb' };
-    expect(build({ ...common, kafkaAuth: 'none', sinkMaxRetryAttempts: '3' })).toThrow(/sinkMaxRetryAttempts needs sinkProvisionedPollers/);
+    expect(build({ ...common, kafkaAuth: 'none', sinkMaxRetryAttempts: '3', sinkProvisionedPollers: 'none' })).toThrow(/sinkMaxRetryAttempts needs sinkProvisionedPollers/);
+    expect(build({ ...common, kafkaAuth: 'none', sinkMaxRetryAttempts: '3', sinkOnFailure: 'none' })).toThrow(/needs sinkOnFailure "sqs"/);
     expect(build({ ...common, kafkaAuth: 'scram-sha-256' })).toThrow(/needs kafkaSecretArn/);
     expect(build({ ...common, kafkaAuth: 'iam' })).toThrow(/works with Amazon MSK only/);
     expect(build({ ...common, kafkaAuth: 'none' })).not.toThrow();

@@ -9,6 +9,7 @@ import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
 import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
+import { codecBenchmark } from './codec-bench';
 import { measureLatency } from './relay-latency';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
@@ -145,8 +146,9 @@ async function main(): Promise<void> {
   const [which] = process.argv.slice(2);
   if (which === 'relay') await relayBenchmark();
   else if (which === 'sinks') await sinksBenchmark();
+  else if (which === 'codec') codecBenchmark();
   else {
-    console.error('usage: npm run bench -- relay|sinks');
+    console.error('usage: npm run bench -- relay|sinks|codec');
     process.exit(2);
   }
 }

@@ -1,10 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createMetrics } from '../../shared/metrics';
-import { streamSchema } from '../../functions/relay/relay-config';
 import {
   type CfnResource,
   type CfnTemplate,
@@ -566,40 +564,5 @@ describe('packages', () => {
     const into = join(scratch, 'first', relay.logicalId);
     extractZip(relay.zip, into);
     expect(() => timeModuleInit(into, relay.handler, offlineEnvironment(relay.environment), join(root, 'node_modules'))).toThrow(/KAFKA_BROKERS/);
-  });
-});
-
-describe('settings validation (before anything is built)', () => {
-  interface ConfigModule {
-    buildConfig(settings: { stage: string; service: string; fromParams: Json; fromFile: Json }, schema: typeof streamSchema): unknown;
-  }
-  const { buildConfig } = createRequire(__filename)('../serverless/config.js') as ConfigModule;
-  const build = (fromParams: Json, fromFile: Json = {}) => () => buildConfig({ stage: 'prod', service: 'mongo-cdc', fromParams, fromFile }, streamSchema);
-
-  it('lists every problem at once, naming each setting', () => {
-    expect(build({ kafkaAuth: 'plain', vpcSubnets: 'subnet-1a' }, { streamz: [] })).toThrow(
-      /config file: unknown setting "streamz"[\s\S]*streams is required[\s\S]*kafkaAuth must be one of[\s\S]*mskClusterArn is required[\s\S]*kafkaBrokers is required[\s\S]*vpcSubnets and vpcSecurityGroups go together/,
-    );
-  });
-
-  it("refuses a stream the relay would refuse, using the relay's own schema", () => {
-    expect(build({ streams: '[{"id":"a b","colection":"x"}]', kafkaBrokers: 'b:9092', kafkaEventSource: 'kafka', kafkaAuth: 'none', sinks: '' })).toThrow(
-      /streams\[0\.id\]: must be 1-64 letters[\s\S]*colection/,
-    );
-  });
-
-  it('needs sink topics when a stream watches a whole database, and refuses wildcard topics', () => {
-    const common = { kafkaBrokers: 'b:9092', kafkaEventSource: 'kafka', kafkaAuth: 'none', sinks: 'dynamodb' };
-    expect(build({ ...common, streams: '[{"id":"db","database":"shop"}]' })).toThrow(/sinkTopics is required/);
-    expect(build({ ...common, streams: '[{"id":"db","database":"shop"}]', sinkTopics: 'mongo-cdc.shop.*' })).toThrow(/named topics only/);
-  });
-
-  it('keeps Kafka retry limits to provisioned mode, SCRAM to a secret, and IAM to MSK', () => {
-    const common = { streams: '[{"id":"a","database":"d","collection":"c"}]', kafkaBrokers: 'b:9092', kafkaEventSource: 'kafka', sinks: 'dynamodb' };
-    expect(build({ ...common, kafkaAuth: 'none', sinkMaxRetryAttempts: '3', sinkProvisionedPollers: 'none' })).toThrow(/sinkMaxRetryAttempts needs sinkProvisionedPollers/);
-    expect(build({ ...common, kafkaAuth: 'none', sinkMaxRetryAttempts: '3', sinkOnFailure: 'none' })).toThrow(/needs sinkOnFailure "sqs"/);
-    expect(build({ ...common, kafkaAuth: 'scram-sha-256' })).toThrow(/needs kafkaSecretArn/);
-    expect(build({ ...common, kafkaAuth: 'iam' })).toThrow(/works with Amazon MSK only/);
-    expect(build({ ...common, kafkaAuth: 'none' })).not.toThrow();
   });
 });

@@ -3,6 +3,7 @@ import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
+import type { TopicNaming } from './topic-naming';
 
 export interface ApplyOutcome {
   /** Written, or already held at this version or newer (redelivery): either way the store reflects the change. */
@@ -23,7 +24,8 @@ export interface SinkDeps {
   readonly deadLetters: DeadLetterSink;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly topicPrefix: string;
+  /** How topics name collections, as the relay names them: shared/topic-naming.ts. */
+  readonly topicNamings: readonly TopicNaming[];
   readonly now?: () => number;
 }
 
@@ -50,7 +52,7 @@ export async function runSink(
   const now = deps.now ?? Date.now;
   const started = now();
   const { logger, metrics } = deps;
-  const prepared = prepareBatch(recordsOf(event), deps.topicPrefix);
+  const prepared = prepareBatch(recordsOf(event), deps.topicNamings);
   for (const bad of prepared.malformed) {
     logger.warn({
       event: 'sink.malformed-record',

@@ -1,7 +1,8 @@
 import { BSON, type ChangeStreamDocument } from 'mongodb';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import { encodeChangeEvent } from '../../shared/record-format';
-import { deadLetterTopicFor, type StreamConfig, topicFor } from './relay-config';
+import { deadLetterTopicOf, topicForNamespace } from '../../shared/topic-naming';
+import type { StreamConfig } from './relay-config';
 import { type OutgoingRecord, recordSize } from './record-producer';
 
 export interface EncodedEvent {
@@ -44,7 +45,7 @@ export function recordsForEvent(
   stream: StreamConfig,
   maxRecordBytes: number,
 ): EncodedEvent {
-  const topic = topicFor(stream, namespaceOf(event, stream));
+  const topic = topicForNamespace(stream, namespaceOf(event, stream));
   const encoded = encodeChangeEvent(event, { ordinal });
   const record: OutgoingRecord = { topic, ...encoded };
   const size = recordSize(record);
@@ -89,7 +90,7 @@ function deadLetterRecord(
     resumeToken: event._id,
   };
   return {
-    topic: deadLetterTopicFor(stream),
+    topic: deadLetterTopicOf(stream),
     key,
     value: Buffer.from(BSON.EJSON.stringify(metadata, { relaxed: false })),
     headers: {

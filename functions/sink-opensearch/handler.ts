@@ -3,6 +3,7 @@ import { KafkaDeadLetterSink } from '../../shared/dead-letter';
 import { LazyProducer } from '../../shared/lazy-producer';
 import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
+import { sinkTopicNamings } from '../../shared/topic-naming';
 import { createLogger } from '../../shared/logger';
 import { createMetrics } from '../../shared/metrics';
 import { runSink, type SinkSummary } from '../../shared/sink-runner';
@@ -15,6 +16,7 @@ const SINK = 'opensearch';
 // Parsed once per container: a misconfigured function fails at cold start, naming the variable.
 const env = parseOpenSearchSinkEnv();
 const kafkaSettings = parseKafkaEnv();
+const topicNamings = sinkTopicNamings(env);
 const logger = createLogger('mongo-cdc-sink-opensearch');
 function basicAuthFrom(settings: typeof env): { basicAuth?: () => Promise<UsernamePassword> } {
   const { OPENSEARCH_USERNAME: username, OPENSEARCH_PASSWORD: password = '', OPENSEARCH_BASIC_AUTH_SECRET: secret } = settings;
@@ -45,7 +47,7 @@ export async function handler(event: LambdaKafkaEvent, context: Context): Promis
   const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
   const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK);
   try {
-    return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
+    return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicNamings }, () =>
       context.getRemainingTimeInMillis(),
     );
   } catch (error) {

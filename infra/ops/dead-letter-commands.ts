@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
-import { deadLetterTopicFor } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import type { OpsContext } from './ops-context';
 import { explainFailure } from './ops-errors';
@@ -33,7 +33,7 @@ export const REPLAY_GROUP = 'mongo-cdc-dlq-replay';
 /** The relay's dead-letter topics (one per configured stream) and the sinks' one, unless the operator names one. */
 export function deadLetterTopics(context: OpsContext, topic: string | undefined): string[] {
   if (topic) return [topic];
-  const relayTopics = context.env.CDC_STREAMS ? context.streams().map((stream) => deadLetterTopicFor(stream)) : [];
+  const relayTopics = context.env.CDC_STREAMS ? context.streams().map((stream) => deadLetterTopicOf(stream)) : [];
   return [...new Set([...relayTopics, context.sinkDeadLetterTopic()])];
 }
 

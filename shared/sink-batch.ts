@@ -1,6 +1,6 @@
 import type { Document } from 'mongodb';
 import { CdcError } from './errors';
-import { compareVersions, type EventVersion } from './event-version';
+import { comparePositions, type StreamPosition } from './stream-position';
 import type { SourceRecord } from './lambda-kafka-event';
 import { decodeRecord } from './record-format';
 import { type CollectionNamespace, describeNamings, namespaceOfTopic, type TopicNaming } from './topic-naming';
@@ -15,7 +15,7 @@ export interface SinkChange {
   readonly namespace: SinkNamespace;
   readonly documentKeyJson: string;
   readonly documentKey: Document;
-  readonly version: EventVersion;
+  readonly version: StreamPosition;
   readonly operationType: string;
   readonly kind: 'upsert' | 'delete';
   /** The whole document after the change (upserts only): never a partial one. */
@@ -114,7 +114,7 @@ export function prepareBatch(records: readonly SourceRecord[], topicNamings: rea
       record,
     };
     const current = newest.get(change.identity);
-    if (!current || compareVersions(current.version, change.version) < 0) {
+    if (!current || comparePositions(current.version, change.version) < 0) {
       if (current) superseded++;
       newest.set(change.identity, change);
     } else {

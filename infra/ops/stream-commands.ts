@@ -1,7 +1,8 @@
 import { BSON } from 'mongodb';
 import { openChangeSource } from '../../functions/relay/change-source';
 import type { Checkpoint } from '../../functions/relay/checkpoint-store';
-import { classifyMongoError } from '../../shared/errors';
+import { classifyMongoError } from '../../shared/mongo-errors';
+import { resumeTokenText } from '../../shared/stream-position';
 import type { OpsContext } from './ops-context';
 import { explainFailure, UsageError } from './ops-errors';
 
@@ -69,7 +70,7 @@ export function describeStream(
     ...status,
     resume:
       resume.kind === 'resumeAfter' || resume.kind === 'startAfter'
-        ? { kind: resume.kind, token: BSON.EJSON.stringify(resume.token, { relaxed: false }) }
+        ? { kind: resume.kind, token: resumeTokenText(resume.token) }
         : resume.kind === 'startAtOperationTime'
           ? { kind: resume.kind, from: new Date(resume.seconds * 1000).toISOString() }
           : { kind: resume.kind },

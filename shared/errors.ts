@@ -60,6 +60,11 @@ export const ERROR_CATALOGUE = {
     meaning: 'AWS, Kafka or MongoDB refused an operation for lack of permission (the message names the action and resource).',
     recovery: 'Grant the named permission to the role or user running the command (see the deploy guide), then retry.',
   },
+  OPERATOR_REQUEST_INVALID: {
+    retriable: false,
+    meaning: 'An operator request (ops CLI command or the relay reset input) was refused before anything changed: a malformed or future time, a reset of a healthy stream without force, a reset before the last relayed event.',
+    recovery: 'Correct the request as the message says; the control table was not touched.',
+  },
   MONGO_FATAL: {
     retriable: false,
     meaning: 'MongoDB returned an error the driver cannot resume from (permissions, a bad pipeline, an unsupported option); the error is its cause.',

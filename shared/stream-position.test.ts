@@ -248,6 +248,10 @@ describe('positionToExternalLong', () => {
 });
 
 describe('resume point encoding', () => {
+  it('reads an item without a resume point (created by the first lease) as a new stream', () => {
+    expect(decodeResumePoint(undefined, undefined)).toEqual({ kind: 'now' });
+  });
+
   it('round-trips every kind exactly', () => {
     for (const resume of [
       { kind: 'resumeAfter', token: { _data: '8263A1B2C3000000012B0229296E04' } },
@@ -262,7 +266,7 @@ describe('resume point encoding', () => {
 
   it.each([
     ['nowish', '', /unknown resumeKind "nowish"/],
-    [undefined, undefined, /unknown resumeKind undefined/],
+    [undefined, '{"_data":"ab"}', /has no resumeKind/],
     ['resumeAfter', '{"_data":', /not Extended JSON/],
     ['resumeAfter', '"text"', /not a document/],
     ['startAtOperationTime', 'NaN.1', /not "<seconds>.<increment>"/],

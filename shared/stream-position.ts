@@ -144,7 +144,8 @@ export function encodeResumePoint(resume: ResumePoint): { kind: string; value: s
 const OPERATION_TIME = /^(\d{1,10})\.(\d{1,10})$/;
 
 /**
- * The inverse of `encodeResumePoint`, strict: a checkpoint that cannot be decoded throws CHECKPOINT_CONFLICT (the
+ * The inverse of `encodeResumePoint`, strict: an item without either field is a stream that never checkpointed
+ * (its lease was taken first), which starts as new; any other checkpoint that cannot be decoded throws CHECKPOINT_CONFLICT (the
  * relay stalls the stream for an operator), never falls back to "now", which would skip changes with no gap recorded.
  */
 export function decodeResumePoint(kind: string | undefined, value: string | undefined): ResumePoint {
@@ -174,6 +175,10 @@ export function decodeResumePoint(kind: string | undefined, value: string | unde
     }
     case 'now':
       return { kind };
+    case undefined:
+      // An item the lease acquisition created for a stream that never saved a checkpoint: a new stream.
+      if (value === undefined) return { kind: 'now' };
+      return corrupt(`resumeValue ${JSON.stringify(value.slice(0, 64))} has no resumeKind`);
     default:
       return corrupt(`unknown resumeKind ${JSON.stringify(kind)}`);
   }

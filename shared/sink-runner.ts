@@ -1,4 +1,6 @@
+import type { Producer } from 'kafkajs';
 import type { DeadLetterSink } from './dead-letter';
+import type { LazyProducer } from './lazy-producer';
 import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -127,4 +129,22 @@ export async function runSink(
   if (applyLatencyMs !== undefined) metrics.add('ApplyLatency', 'Milliseconds', applyLatencyMs);
   metrics.flush();
   return summary;
+}
+
+/**
+ * A sink's dead-letter path that connects to Kafka only when a batch has something to dead-letter, so a producer-side
+ * hiccup cannot fail a batch with nothing to dead-letter. A failed send drops the connection; the next one reconnects.
+ */
+export function lazyDeadLetters(producer: LazyProducer, sinkFor: (producer: Producer) => DeadLetterSink): DeadLetterSink {
+  return {
+    async send(rejected) {
+      if (rejected.length === 0) return;
+      try {
+        await sinkFor(await producer.get()).send(rejected);
+      } catch (error) {
+        await producer.drop();
+        throw error;
+      }
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { type ChangeStreamDocument, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
+import { type ChangeStreamDocument, type MongoClient, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
@@ -8,6 +8,7 @@ import type { Checkpoint, CheckpointStore, CheckpointUpdate, Lease } from './che
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import { streamSchema } from './relay-config';
 import { type RelayDeps, relayStream } from './relay-stream';
+import { relayDeps } from './relay-wiring';
 
 /** In-memory stand-ins for the adapters, for the relay's decisions alone; the adapters have integration tests. */
 class MemoryStore implements CheckpointStore {
@@ -16,7 +17,7 @@ class MemoryStore implements CheckpointStore {
   stalled: { code: string; reason: string } | undefined;
   loseLeaseAfterSaves = Number.POSITIVE_INFINITY;
 
-  async acquireLease(streamId: string, owner: string): Promise<Lease> {
+  async acquireLease(streamId: string, owner: string): Promise<Lease | undefined> {
     return { streamId, owner, epoch: 1 };
   }
   async read(): Promise<Checkpoint | undefined> {
@@ -303,5 +304,35 @@ describe('relayStream on an unreadable checkpoint', () => {
 
     await expect(relayStream(built, stream, limits, budget(5))).rejects.toMatchObject({ code: 'MONGO_FATAL', cause: denied });
     expect(metrics.total('MongoErrors')).toBe(1);
+  });
+});
+
+describe('relay wiring', () => {
+  it('never connects to Kafka when the lease is held or the stream is stalled', async () => {
+    let producerAsked = 0;
+    const producer = async () => {
+      producerAsked++;
+      throw new Error('Kafka must not be touched');
+    };
+    const held = new MemoryStore();
+    held.acquireLease = async () => undefined;
+    const stalledStore = new MemoryStore();
+    stalledStore.checkpoint = { ...resumable(), stalled: { code: 'CHANGE_STREAM_HISTORY_LOST', reason: 'gone', at: 'x' } };
+
+    for (const store of [held, stalledStore]) {
+      const built = relayDeps({
+        store,
+        producer,
+        // Never reached: both invocations end before a change stream is opened.
+        mongo: {} as MongoClient,
+        stream,
+        maxRequestBytes: 1_000_000,
+        logger: new RecordingLogger(),
+        metrics: new RecordingMetrics(),
+      });
+      expect((await relayStream(built, stream, limits, budget(5))).status).toMatch(/lease-held|stalled/);
+    }
+
+    expect(producerAsked).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createProducer } from '../../shared/kafka-client';
 import type { Admin, Producer } from 'kafkajs';
 import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
@@ -169,7 +170,7 @@ export async function replayDeadLetters(
 async function redrive(context: OpsContext, deadLetterTopic: string, bySourceTopic: ReadonlyMap<string, TopicRecord[]>): Promise<void> {
   let producer: Producer | undefined;
   try {
-    producer = (await context.kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+    producer = createProducer(await context.kafka());
     await producer.connect();
     for (const [sourceTopic, records] of bySourceTopic) {
       await producer.send({

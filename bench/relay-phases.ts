@@ -2,7 +2,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { BSON, type ChangeStreamDocument, MongoClient } from 'mongodb';
+import { type ChangeStreamDocument, MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
 import { openChangeSource } from '../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../functions/relay/checkpoint-store';
@@ -11,6 +11,7 @@ import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
 import { relayDeps } from '../functions/relay/relay-wiring';
 import { createProducer } from '../shared/kafka-client';
+import { resumeTokenText } from '../shared/stream-position';
 import { encodeChangeEvent } from '../shared/record-format';
 import type { Logger } from '../shared/logger';
 import { RecordingMetrics } from '../shared/metrics';
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
       await dynamo.send(
         new PutItemCommand({
           TableName: args.table,
-          Item: { streamId: { S: args.streamId }, resumeValue: { S: BSON.EJSON.stringify(event._id) } },
+          Item: { streamId: { S: args.streamId }, resumeValue: { S: resumeTokenText(event._id) } },
         }),
       );
     });

@@ -7,6 +7,7 @@ import { type StreamConfig, streamSchema } from '../../functions/relay/relay-con
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
 import { relayDeps } from '../../functions/relay/relay-wiring';
 import { createProducer } from '../../shared/kafka-client';
+import { deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 import { RecordingMetrics } from '../../shared/metrics';
 import { RecordingLogger } from './recording-logger';
 import { createControlTable, dropTable, localDynamo, localKafka } from './local-clients';
@@ -46,7 +47,9 @@ export class RelayHarness {
     const logger = options.logger ?? new RecordingLogger();
     const metrics = options.metrics ?? new RecordingMetrics();
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
-    // Connected before the clock starts, as a warm Lambda container's producer is: the budget is the relay's own.
+    // Topics exist and the producer is connected before the clock starts, as in a deployed stage: the budget is the
+    // relay's own, and no test races a topic's creation.
+    await this.ensureTopics(stream);
     await this.connectedProducer();
     const started = Date.now();
     const deadline = started + budgetMs;
@@ -68,6 +71,26 @@ export class RelayHarness {
     } catch (error) {
       await this.resetProducer();
       throw error;
+    }
+  }
+
+  private readonly createdTopics = new Set<string>();
+
+  /** The stream's known topics (its collection topic and dead-letter topic), created with their leaders elected. */
+  private async ensureTopics(stream: StreamConfig): Promise<void> {
+    const known = [...topicsOfStream(stream, stream), deadLetterTopicOf(stream)].filter(
+      (topic): topic is string => typeof topic === 'string' && !this.createdTopics.has(topic),
+    );
+    if (known.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = known.filter((topic) => !existing.has(topic));
+      if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+      for (const topic of known) this.createdTopics.add(topic);
+    } finally {
+      await admin.disconnect();
     }
   }
 

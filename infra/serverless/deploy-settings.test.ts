@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { topicForNamespace } from '../../shared/topic-naming';
 import { buildConfig } from './deploy-settings';
 
 /** The deployment's settings, validated before anything is built (no packaging, no AWS). */
@@ -52,5 +53,25 @@ describe('settings validation (before anything is built)', () => {
     expect(build({ ...common, kafkaAuth: 'scram-sha-256' })).toThrow(/needs kafkaSecretArn/);
     expect(build({ ...common, kafkaAuth: 'iam' })).toThrow(/works with Amazon MSK only/);
     expect(build({ ...common, kafkaAuth: 'none' })).not.toThrow();
+  });
+
+  it('names topics by the shared topic-naming rule: overrides, prefixes, and IAM wildcards for database streams', () => {
+    const streams = [
+      { id: 'orders', database: 'shop', collection: 'orders', topics: { 'shop.orders': 'orders-v1' } },
+      { id: 'crm', database: 'crm', collection: 'people', topicPrefix: 'cdc', deadLetterTopic: 'cdc.crm-dlq' },
+      { id: 'whole', database: 'analytics' },
+    ];
+    const config = buildConfig({
+      stage: 'prod',
+      service: 'mongo-cdc',
+      fromParams: { streams: JSON.stringify(streams), kafkaBrokers: 'b:9092', kafkaEventSource: 'kafka', kafkaAuth: 'none', sinks: 'dynamodb', sinkTopics: 'orders-v1' },
+      fromFile: {},
+    });
+
+    expect(config.relays.map(({ id, topics, deadLetterTopic }) => ({ id, topics, deadLetterTopic }))).toEqual([
+      { id: 'orders', topics: ['orders-v1'], deadLetterTopic: 'mongo-cdc.dead-letter' },
+      { id: 'crm', topics: [topicForNamespace({ topicPrefix: 'cdc', topics: {} }, { db: 'crm', coll: 'people' })], deadLetterTopic: 'cdc.crm-dlq' },
+      { id: 'whole', topics: ['mongo-cdc.analytics.*'], deadLetterTopic: 'mongo-cdc.dead-letter' },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
+import { DEFAULT_TOPIC_PREFIX, deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 
 /*
  * The deployment's settings, validated together with one zod schema, so `serverless deploy` fails before touching AWS
@@ -137,7 +138,7 @@ export const deploySettingsSchema = z.strictObject({
   allowTopicCreation: boolean.default(false),
   vpcSubnets: list.default([]),
   vpcSecurityGroups: list.default([]),
-  topicPrefix: text.default('mongo-cdc'),
+  topicPrefix: text.default(DEFAULT_TOPIC_PREFIX),
   relaySchedule: text.default('rate(1 minute)'),
   relayMemorySize: integer(128, 10240).default(512),
   // The relay works until (timeout - safety margin) and then checkpoints and closes. 70 s and 12 s leave it about
@@ -212,19 +213,15 @@ export function unknownSetting(name: string): string {
 
 // ---- Topic naming -----------------------------------------------------------------------------------------------
 
-/** Topics a stream may write: exact names where the stream names its collection, a prefix pattern otherwise. */
+/**
+ * Topics a stream may write, for its IAM policy and the sinks' default topics, by the one topic-naming rule
+ * (shared/topic-naming.ts). Where the rule gives a pattern (a database or deployment stream), IAM gets its wildcard
+ * form `<prefix>.<db>.*` / `<prefix>.*`: IAM topic resources know only "*".
+ */
 function streamTopics(stream: StreamConfig): { topics: string[]; deadLetterTopic: string } {
-  const prefix = stream.topicPrefix;
-  const topics = new Set(Object.values(stream.topics));
-  if (stream.database && stream.collection) {
-    const namespace = `${stream.database}.${stream.collection}`;
-    if (stream.topics[namespace] === undefined) topics.add(`${prefix}.${namespace}`);
-  } else if (stream.database) {
-    topics.add(`${prefix}.${stream.database}.*`);
-  } else {
-    topics.add(`${prefix}.*`);
-  }
-  return { topics: [...topics].sort(), deadLetterTopic: stream.deadLetterTopic ?? `${prefix}.dead-letter` };
+  const iamPattern = stream.database ? `${stream.topicPrefix}.${stream.database}.*` : `${stream.topicPrefix}.*`;
+  const topics = topicsOfStream(stream, stream).map((topic) => (typeof topic === 'string' ? topic : iamPattern));
+  return { topics: [...new Set(topics)].sort(), deadLetterTopic: deadLetterTopicOf(stream) };
 }
 
 /** The sinks' default topics: known only for collection streams without overrides. */

@@ -46,13 +46,17 @@ final class ChangeLog {
     private long firstSeq;
     private long nextSeq;
     private long lastTs;
-    /** Cluster time of the newest entry that fell off the ring; 0 while nothing has. */
+    /**
+     * Cluster time of the newest entry that fell off the ring. It starts just before the server's start, where this
+     * oplog begins: nothing older can be resumed from, as on a freshly initiated replica set.
+     */
     private long evictedUpTo;
     private List<Runnable> waiters = new ArrayList<>();
 
     ChangeLog(int capacity) {
         this.ring = new Entry[capacity];
         this.lastTs = timestamp(System.currentTimeMillis() / 1000, 0);
+        this.evictedUpTo = lastTs - 1;
     }
 
     static long timestamp(long seconds, long increment) {

@@ -11,8 +11,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import java.nio.ByteOrder;
 import java.util.List;
 
 /**
@@ -65,6 +67,8 @@ public final class MongoStandIn {
                 @Override
                 protected void initChannel(SocketChannel channel) {
                     channel.pipeline()
+                        .addLast(new LengthFieldBasedFrameDecoder(ByteOrder.LITTLE_ENDIAN, MongoWireProtocolHandler.MAX_MESSAGE_SIZE_BYTES, 0, 4, -4, 0, true))
+                        .addLast(new BinarySubtypes())
                         .addLast(new MongoWireReplyEncoder())
                         .addLast(new MongoWireMessageEncoder())
                         .addLast(new MongoWireProtocolHandler())

@@ -110,7 +110,7 @@ describe('change events (MongoDB change events reference)', () => {
     await collection.insertOne({ _id: 1, a: 1, gone: true, list: [1, 2, 3], sub: { x: 1 } } as Document);
     const stream = await watch({ db, coll: 'items' });
     await collection.updateOne({ _id: 1 } as Document, { $set: { a: 2, 'sub.x': 5, added: 'yes' }, $unset: { gone: '' } });
-    await collection.updateOne({ _id: 1 } as Document, { $push: { list: 4 } });
+    await collection.updateOne({ _id: 1 } as Document, { $push: { list: 4 } } as Document);
     await collection.updateOne({ _id: 1 } as Document, { $pop: { list: 1 } });
     await collection.updateOne({ _id: 1 } as Document, { $set: { a: 2 } }); // changes nothing: no event
 
@@ -325,7 +325,7 @@ describe('resuming', () => {
     open.push(stream);
     const events = await take(stream, 1);
 
-    expect(events.map((event) => event.documentKey)).toEqual([{ _id: 'after' }]);
+    expect(events.map((event) => (event as Document).documentKey)).toEqual([{ _id: 'after' }]);
   });
 
   it('a resume point older than the oplog fails with ChangeStreamHistoryLost (code 286)', async () => {
@@ -380,7 +380,7 @@ describe('postBatchResumeToken and waiting', () => {
     const eventMs = Date.now() - eventStart;
 
     expect(quietMs).toBeGreaterThanOrEqual(1_300);
-    expect(event?.documentKey).toEqual({ _id: 'wake' });
+    expect((event as Document | null)?.documentKey).toEqual({ _id: 'wake' });
     expect(eventMs).toBeLessThan(1_300);
   });
 });

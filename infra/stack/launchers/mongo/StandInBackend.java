@@ -224,6 +224,8 @@ final class StandInBackend extends MemoryBackend {
 
         long afterTs;
         ResumeToken resumedAt = null;
+        // Resuming after an event needs that event still in the oplog, as MongoDB checks; a time needs what follows it.
+        boolean needsTokenEntry = false;
         if (options.get("resumeAfter") != null) {
             resumedAt = ResumeToken.parse(options.get("resumeAfter"));
             if (resumedAt.kind == ResumeToken.INVALIDATE) {
@@ -231,14 +233,17 @@ final class StandInBackend extends MemoryBackend {
                     "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate notification.");
             }
             afterTs = resumedAt.deliversAfter();
+            needsTokenEntry = resumedAt.kind != ResumeToken.HIGH_WATER_MARK;
         } else if (options.get("startAfter") != null) {
-            afterTs = ResumeToken.parse(options.get("startAfter")).deliversAfter();
+            ResumeToken startAfter = ResumeToken.parse(options.get("startAfter"));
+            afterTs = startAfter.deliversAfter();
+            needsTokenEntry = startAfter.kind != ResumeToken.HIGH_WATER_MARK;
         } else if (options.get("startAtOperationTime") instanceof BsonTimestamp) {
             afterTs = ((BsonTimestamp) options.get("startAtOperationTime")).getValue() - 1;
         } else {
             afterTs = changes.lastTs();
         }
-        if (changes.lostAfter(afterTs)) throw ChangeStreamCursor.historyLost();
+        if (changes.lostAfter(needsTokenEntry ? afterTs - 1 : afterTs)) throw ChangeStreamCursor.historyLost();
 
         String fullDocument = String.valueOf(options.getOrDefault("fullDocument", "default"));
         String beforeChange = String.valueOf(options.getOrDefault("fullDocumentBeforeChange", "off"));

@@ -121,6 +121,12 @@ final class StandInBackend extends MemoryBackend {
         query.remove("txnNumber");
         query.remove("$clusterTime");
         Object readConcern = query.get("readConcern");
+        if (readConcern instanceof Document
+            && ("snapshot".equals(((Document) readConcern).get("level")) || ((Document) readConcern).containsKey("atClusterTime"))) {
+            // Reads here always see the latest data; answering a point-in-time read with it would be silently wrong.
+            throw new MongoServerError(20, "IllegalOperation",
+                "the local MongoDB stand-in does not support snapshot reads (readConcern level snapshot or atClusterTime)");
+        }
         if (readConcern instanceof Document && ((Document) readConcern).get("afterClusterTime") instanceof BsonTimestamp) {
             // Every write is applied before it is acknowledged, so a later cluster time only moves the clock on.
             changes.advanceTo(((BsonTimestamp) ((Document) readConcern).get("afterClusterTime")).getValue());

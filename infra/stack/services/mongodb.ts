@@ -106,7 +106,8 @@ async function initiateReplicaSet(port: number): Promise<void> {
   });
   try {
     const admin = client.db('admin');
-    const hello = await admin.command({ hello: 1 });
+    // isMaster, not hello: servers before 4.4.2 know only the legacy handshake, and every server still answers it.
+    const hello = await admin.command({ isMaster: 1 });
     if (!hello.setName) {
       await admin.command({
         replSetInitiate: { _id: REPLICA_SET, members: [{ _id: 0, host: `${bindHost}:${port}` }] },
@@ -133,7 +134,8 @@ export async function probeMongodb(uri: string): Promise<MongoIdentity> {
   try {
     const admin = client.db('admin');
     const build = await admin.command({ buildInfo: 1 });
-    const hello = await admin.command({ hello: 1 });
+    // isMaster, not hello: servers before 4.4.2 know only the legacy handshake, and every server still answers it.
+    const hello = await admin.command({ isMaster: 1 });
     const version = String(build.version ?? 'unknown');
     // mongo-java-server answers buildInfo without a gitVersion.
     const kind: MongoKind = build.gitVersion ? 'real-mongod' : 'stand-in';

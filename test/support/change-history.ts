@@ -5,7 +5,8 @@ import type { SourceRecord } from '../../shared/lambda-kafka-event';
 /**
  * A deterministic history of document changes in one collection, encoded exactly as the relay encodes real change
  * events, with the final state it must leave behind. Several operations share a cluster time now and then, as the
- * operations of one transaction do. Used where the local MongoDB stand-in cannot produce real update events.
+ * operations of one transaction do: the local MongoDB stand-in has no transactions, and a seeded history gives the
+ * sinks the same interleavings on every run.
  */
 export interface ChangeHistory {
   readonly records: SourceRecord[];

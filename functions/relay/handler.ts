@@ -7,6 +7,7 @@ import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
+import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import { openChangeSource, serverOperationTime } from './change-source';
 import { DynamoCheckpointStore } from './checkpoint-store';
 import { KafkaRecordProducer } from './record-producer';
@@ -23,6 +24,8 @@ const store = new DynamoCheckpointStore(
   env.CONTROL_TABLE,
 );
 const kafka = lazyKafka(kafkaSettings, logger);
+// Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
+const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
 const mongoClients = new Map<string, MongoClient>();
 // Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are bounded
 // so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline.
@@ -48,7 +51,7 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     return { status: 'reset' };
   }
   const metrics = createMetrics('mongo-cdc-relay', { StreamId: stream.id });
-  const kafkaProducer = new KafkaRecordProducer(await relayProducer.get(), env.KAFKA_MAX_MESSAGE_BYTES);
+  const kafkaProducer = topics.guard(new KafkaRecordProducer(await relayProducer.get(), env.KAFKA_MAX_MESSAGE_BYTES), () => metrics.add('TopicMissing', 'Count', 1));
   const mongoClient = await mongoClientFor(stream.uriVariable);
   try {
     return await relayStream(

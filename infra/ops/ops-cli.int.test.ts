@@ -309,6 +309,12 @@ describe('ops CLI dead letters against the local Kafka', () => {
     expect(stdout).toContain('RECORD_TOO_LARGE from relay stream orders');
     const failed = await run(process.execPath, [bin, 'reset', '--stream', 'x', '--to', 'now'], { env: binEnv }).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toMatch(/environment variable CONTROL_TABLE: is required/);
+    // No CONTROL_TABLE: the local pipeline's defaults, whose streams are the demo's.
+    expect((failed as { stderr: string }).stderr).toMatch(/unknown stream "x"; CDC_STREAMS configures: shop-customers, shop-orders/);
+    const staged = await run(process.execPath, [bin, 'status'], { env: { ...binEnv, CONTROL_TABLE: 'mongo-cdc-prod-control', AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_PROFILE: '', DYNAMODB_ENDPOINT: '', AWS_CONFIG_FILE: '/nonexistent' } }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(staged).toMatchObject({ code: 2 });
+    expect((staged as { stderr: string }).stderr).toMatch(/AWS_REGION is not set: CONTROL_TABLE=mongo-cdc-prod-control is set, so mongo-cdc uses a deployed stage/);
   });
 });

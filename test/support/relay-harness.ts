@@ -8,6 +8,7 @@ import { KafkaRecordProducer } from '../../functions/relay/record-producer';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
 import { RecordingMetrics } from '../../shared/metrics';
+import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import { RecordingLogger } from './recording-logger';
 import { createControlTable, dropTable, localDynamo, localKafka } from './local-clients';
 import { uniqueName } from './unique-name';
@@ -27,6 +28,8 @@ export class RelayHarness {
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
   private producer: Producer | undefined;
+  /** As in the handler: topics are created before the first record goes to them, never by the broker's auto-creation. */
+  readonly topics = new TopicProvisioner(async () => this.kafka, parseTopicEnv({}), new RecordingLogger());
 
   async setUp(): Promise<this> {
     await createControlTable(this.dynamo, this.table);
@@ -57,7 +60,7 @@ export class RelayHarness {
       const outcome = await relayStream(
         {
           store: this.store,
-          producer: new KafkaRecordProducer(this.producer, limits.maxRecordBytes),
+          producer: this.topics.guard(new KafkaRecordProducer(this.producer, limits.maxRecordBytes), () => metrics.add('TopicMissing', 'Count', 1)),
           openSource: (resume) => openChangeSource(this.mongo, stream, resume, stream.batch.maxWaitMs || 1),
           serverTime: () => serverOperationTime(this.mongo),
           logger,
@@ -82,6 +85,7 @@ export class RelayHarness {
 
   async tearDown(): Promise<void> {
     await this.resetProducer();
+    await this.topics.close();
     await dropTable(this.dynamo, this.table);
     await this.mongo.close();
     this.dynamo.destroy();

@@ -70,7 +70,9 @@ async function main(): Promise<number> {
 
   let lock: { release(): void };
   try {
-    lock = acquirePipelineLock(resolve(stateDir, 'run', 'pipeline.lock'));
+    // One pipeline per control table: two on one table would contend for every lease and hide each other's work.
+    const controlTable = (planned.env.CONTROL_TABLE ?? '').replace(/[^A-Za-z0-9._-]/g, '_');
+    lock = acquirePipelineLock(resolve(stateDir, 'run', `pipeline-${controlTable}.lock`));
   } catch (error) {
     if (!(error instanceof PipelineAlreadyRunning)) throw error;
     console.error(interactive ? `mongo-cdc: ${error.message}` : line({ event: 'local.already-running', pid: error.holder.pid, startedAt: error.holder.startedAt, error: error.message }));

@@ -58,7 +58,7 @@ export function explainEnvironment(error: unknown, local: boolean, env: NodeJS.P
   if (error instanceof CdcError && error.code === 'CONFIG_INVALID') {
     return new CdcError('CONFIG_INVALID', `${message}\n(${target})`, { cause: error });
   }
-  if (/Region is missing/i.test(message)) {
+  if (/Region is missing|region="" is not a valid/i.test(message)) {
     return new CdcError('CONFIG_INVALID', `AWS_REGION is not set: ${target}; set AWS_REGION to the region the stage was deployed to`, { cause: error });
   }
   if ((error as { name?: string }).name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {

@@ -1,0 +1,115 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropTable, localDynamo, localKafka } from '../../test/support/local-clients';
+import { groupAlive, startPipeline, waitFor } from '../../test/support/pipeline-process';
+import { expectStoresEqualMongo } from '../../test/support/store-comparison';
+import { uniqueName } from '../../test/support/unique-name';
+import { endpoints } from '../stack/endpoints';
+import { parseLocalOwner } from './local-lease-owner';
+
+/** Rounds per kind of stop; `npm run test:restarts` runs 20 of each, the suite a short variant. */
+const ROUNDS = Number(process.env.RESTART_ROUNDS ?? '3');
+/** How soon after a start a stream must be relaying again, however the previous run ended. */
+const RELAYING_WITHIN_MS = 5_000;
+
+/**
+ * The pipeline stopped at random moments, by Ctrl-C (SIGINT to its process group, as a terminal sends it) and by
+ * SIGKILL, alternately. Every Ctrl-C must end cleanly with exit status 0; every start after any stop must be relaying
+ * within 5 s (a killed run's leases are recognised as abandoned and taken over); and after it all, a drain leaves the
+ * stores equal to MongoDB.
+ */
+describe(`the local pipeline stopped at random moments (${ROUNDS} Ctrl-C and ${ROUNDS} SIGKILL)`, () => {
+  const db = uniqueName('restarts').replaceAll('-', '_');
+  const controlTable = uniqueName('restarts-control');
+  const reportingTable = uniqueName('restarts-reporting');
+  const indexTemplate = `${uniqueName('restarts')}-{db}-{coll}`;
+  const dynamo = localDynamo();
+  const mongo = new MongoClient(endpoints.mongodbUri());
+  const streams = [`${db}-customers`, `${db}-orders`];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CDC_STREAMS: JSON.stringify([
+      { id: streams[0], database: db, collection: 'customers', batch: { maxWaitMs: 100 } },
+      { id: streams[1], database: db, collection: 'orders', batch: { maxWaitMs: 100 } },
+    ]),
+    CONTROL_TABLE: controlTable,
+    REPORTING_TABLE: reportingTable,
+    SINK_INDEX_TEMPLATE: indexTemplate,
+    SINK_DEAD_LETTER_TOPIC: uniqueName('restarts-sink-dlq'),
+    SINK_BATCH_SIZE: '50',
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+  };
+
+  beforeAll(async () => {
+    await mongo.connect();
+  });
+  afterAll(async () => {
+    await dropTable(dynamo, controlTable);
+    await dropTable(dynamo, reportingTable);
+    await fetch(`${endpoints.opensearch()}/${indexTemplate.replace('{db}-{coll}', '*')}`, { method: 'DELETE' }).catch(() => undefined);
+    const admin = localKafka().admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [`mongo-cdc.${db}.customers`, `mongo-cdc.${db}.orders`] }).catch(() => undefined);
+    await admin.disconnect();
+    await mongo.close();
+    dynamo.destroy();
+  });
+
+  /** Each stream's lease holder and checkpoint save time, as the control table has them now. */
+  async function checkpoints(): Promise<Array<{ owner?: string; updatedAt?: string }>> {
+    return Promise.all(
+      streams.map(async (streamId) => {
+        const item = (await dynamo.send(new GetItemCommand({ TableName: controlTable, Key: { streamId: { S: streamId } }, ConsistentRead: true }))).Item;
+        return { ...(item?.leaseOwner?.S ? { owner: item.leaseOwner.S } : {}), ...(item?.updatedAt?.S ? { updatedAt: item.updatedAt.S } : {}) };
+      }),
+    );
+  }
+
+  it('stops cleanly on every Ctrl-C, relays within 5 s after every kind of stop, and loses nothing', async () => {
+    const kinds = Array.from({ length: ROUNDS * 2 }, (_, index) => (index % 2 === 0 ? 'SIGINT' : 'SIGKILL') as NodeJS.Signals);
+    const relayingAfterMs: number[] = [];
+    const report: string[] = [];
+    for (const [round, signal] of kinds.entries()) {
+      // Act: start with the demo writing, wait for it to run (the first round also proves the resources get created),
+      // check it relays within the limit, then stop it at a random moment.
+      const run = startPipeline('node', ['--demo', '--rate', '40'], env);
+      await waitFor(`round ${round}: the pipeline running`, () => run.event('local.running') !== undefined || run.child.exitCode !== null, 240_000);
+      const runningAt = Date.now();
+      const pid = run.child.pid ?? 0;
+      await waitFor(
+        `round ${round}: both streams relaying under pid ${pid} (after a ${kinds[round - 1] ?? 'first start'})`,
+        async () =>
+          (await checkpoints()).every(
+            (checkpoint) => parseLocalOwner(checkpoint.owner ?? '')?.pid === pid && Date.parse(checkpoint.updatedAt ?? '') >= runningAt - 1_000,
+          ),
+        RELAYING_WITHIN_MS,
+      );
+      relayingAfterMs.push(Date.now() - runningAt);
+      await new Promise((done) => setTimeout(done, Math.floor(Math.random() * 4_000)));
+      process.kill(-pid, signal);
+      const exit = await run.exited;
+      await waitFor(`round ${round}: no process of the run left`, () => !groupAlive(pid), 20_000);
+      report.push(`${signal}: ${JSON.stringify(exit)}`);
+
+      // Assess: Ctrl-C ends cleanly with status 0 and every lease released; SIGKILL ends by the signal.
+      if (signal === 'SIGINT') {
+        expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
+        expect(run.event('local.stopped')).toMatchObject({ reason: 'SIGINT', clean: true, exitCode: 0 });
+        expect((await checkpoints()).map((checkpoint) => checkpoint.owner)).toEqual([undefined, undefined]);
+      } else {
+        expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+      }
+    }
+    expect(Math.max(...relayingAfterMs)).toBeLessThan(RELAYING_WITHIN_MS);
+
+    // Act: a bounded run drains whatever the stops left behind.
+    const drain = startPipeline('node', ['--duration', '0'], env);
+    expect(await drain.exited, drain.stderr()).toEqual({ code: 0, signal: null });
+
+    // Assess: every document, exactly, in both stores.
+    const stores = { mongo, dynamo, reportingTable, opensearchUrl: endpoints.opensearch(), indexTemplate };
+    for (const collection of ['customers', 'orders']) expect(await expectStoresEqualMongo(stores, db, collection)).toBeGreaterThan(0);
+    console.log(`[restarts] ${report.length} stops; relaying again after ${relayingAfterMs.join(', ')} ms`);
+  }, 60_000 + ROUNDS * 2 * 90_000);
+});

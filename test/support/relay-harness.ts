@@ -77,6 +77,32 @@ export class RelayHarness {
     }
   }
 
+  /**
+   * Runs invocation after invocation, as the schedule would, until `done` holds: a test then waits on what was
+   * relayed, not on how much one invocation of a fixed budget manages on a busy machine. Returns what all runs relayed.
+   */
+  async runUntil(
+    stream: StreamConfig,
+    done: () => boolean | Promise<boolean>,
+    options: { budgetMs?: number; timeoutMs?: number } = {},
+  ): Promise<{ events: number; runs: number }> {
+    const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+    let events = 0;
+    let runs = 0;
+    do {
+      const { outcome } = await this.run(stream, options.budgetMs ?? 3_000);
+      runs++;
+      if (outcome.status === 'relayed') events += outcome.events;
+      if (await done()) return { events, runs };
+    } while (Date.now() < deadline);
+    throw new Error(`stream ${stream.id}: the condition did not hold after ${runs} relay runs (${events} events relayed)`);
+  }
+
+  /** Events the stream's checkpoint has counted so far. */
+  async relayedCount(streamId: string): Promise<number> {
+    return (await this.store.read(streamId))?.eventsRelayed ?? 0;
+  }
+
   async resetProducer(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;

@@ -162,13 +162,14 @@ async function main(): Promise<number> {
       log: say,
       signal: startingUp.signal,
     });
+    say({ event: 'local.preparing' }, 'checking tables, topics and indices...');
     phase = runtime.prepare();
     await phase;
     if (stopping) return await stopping;
     phase = runtime.start();
     await phase;
     if (stopping) return await stopping;
-    say({ event: 'local.running', pid: process.pid }, 'running');
+    say({ event: 'local.running', pid: process.pid }, `relays and sinks started${values.demo ? ', demo writing' : ''}`);
 
     let lastPlain = 0;
     let demoStoppedAt: number | undefined;

@@ -88,7 +88,13 @@ export class LocalRuntime {
           )
         : [],
     };
-    this.options.log({ event: 'local.prepared', ...created });
+    const made = [
+      ...(created.controlTable ? [`table ${env.CONTROL_TABLE}`] : []),
+      ...(created.reportingTable ? [`table ${env.REPORTING_TABLE}`] : []),
+      ...created.topics.map((topic) => `topic ${topic}`),
+      ...created.indices.map((index) => `index ${index}`),
+    ];
+    this.options.log({ event: 'local.prepared', ...created }, made.length > 0 ? `created ${made.join(', ')}` : 'tables, topics and indices in place');
     for (const { streamId, owner } of created.leasesTakenOver) {
       this.options.log({ event: 'local.lease-taken-over', streamId, owner }, `${streamId}: took over the lease a stopped run (${owner}) left behind`);
     }

@@ -141,16 +141,25 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  // Signals that arrived while the modules were loading (infra/local/early-signals.cjs) count as if they came now.
+  const early = globalThis as { [key: symbol]: unknown };
+  (early[Symbol.for('mongo-cdc.early-signals.release')] as (() => void) | undefined)?.();
+  for (const { signal } of (early[Symbol.for('mongo-cdc.early-signals')] as Array<{ signal: string }> | undefined) ?? []) onSignal(signal);
 
   try {
-    await stackUp(
-      (progress) => say({ event: 'local.stack', progress }, `[stack] ${progress}`),
-      undefined,
-      { waitForExternalMs: Number.POSITIVE_INFINITY, signal: startingUp.signal },
-    ).catch((error: unknown) => {
-      if (stopping) return [];
-      throw error;
-    });
+    // Ctrl-C while services start does not wait for them: they are detached and go on starting for the next run.
+    const interrupted = new Promise<void>((done) => startingUp.signal.addEventListener('abort', () => done(), { once: true }));
+    await Promise.race([
+      stackUp(
+        (progress) => say({ event: 'local.stack', progress }, `[stack] ${progress}`),
+        undefined,
+        { waitForExternalMs: Number.POSITIVE_INFINITY, signal: startingUp.signal },
+      ).catch((error: unknown) => {
+        if (stopping) return [];
+        throw error;
+      }),
+      interrupted,
+    ]);
     if (stopping) return await stopping;
     for (const name of planned.defaulted) process.env[name] = planned.env[name];
     say({ event: 'local.configuration', defaulted: planned.defaulted });

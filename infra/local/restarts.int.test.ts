@@ -2,7 +2,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTable, localDynamo, localKafka } from '../../test/support/local-clients';
-import { groupAlive, startPipeline, waitFor } from '../../test/support/pipeline-process';
+import { groupAlive, type PipelineRun, startPipeline, waitFor } from '../../test/support/pipeline-process';
 import { expectStoresEqualMongo } from '../../test/support/store-comparison';
 import { uniqueName } from '../../test/support/unique-name';
 import { endpoints } from '../stack/endpoints';
@@ -67,19 +67,39 @@ describe(`the local pipeline stopped at random moments (${ROUNDS + 1} Ctrl-C and
   }
 
   it('stops cleanly on every Ctrl-C, relays within 5 s after every kind of stop, and loses nothing', async () => {
-    // Kill, Ctrl-C, kill, ..., and a last Ctrl-C, so every stop, of either kind, is followed by a measured start.
+    // Kill, Ctrl-C, kill, ... and a last Ctrl-C, each while the pipeline runs; after every second round, one more
+    // start is stopped while it is still starting (loading, checking the stack, creating resources, joining groups),
+    // alternately by Ctrl-C and by kill. Every start that follows a stop must relay within the limit.
     const kinds = Array.from({ length: ROUNDS * 2 + 1 }, (_, index) => (index % 2 === 0 && index < ROUNDS * 2 ? 'SIGKILL' : 'SIGINT') as NodeJS.Signals);
     const relayingAfterMs: number[] = [];
-    const report: string[] = [];
+    const stops: string[] = [];
+    let previousStop = 'first start';
+
+    const stopAndCheck = async (run: PipelineRun, signal: NodeJS.Signals, label: string) => {
+      const pid = run.child.pid ?? 0;
+      process.kill(-pid, signal);
+      const exit = await run.exited;
+      await waitFor(`${label}: no process of the run left`, () => !groupAlive(pid), 20_000);
+      stops.push(`${label}: ${JSON.stringify(exit)}`);
+      previousStop = label;
+      if (signal === 'SIGINT') {
+        // Ctrl-C: a clean stop with status 0, every lease released, whatever it was doing.
+        expect({ label, exit }, run.stderr()).toEqual({ label, exit: { code: 0, signal: null } });
+        expect(run.event('local.stopped')).toMatchObject({ reason: 'SIGINT', clean: true, exitCode: 0 });
+        expect((await checkpoints()).map((checkpoint) => checkpoint.owner)).toEqual([undefined, undefined]);
+      } else {
+        expect({ label, exit }).toEqual({ label, exit: { code: null, signal: 'SIGKILL' } });
+      }
+    };
+
     for (const [round, signal] of kinds.entries()) {
-      // Act: start with the demo writing, wait for it to run (the first round also proves the resources get created),
-      // check it relays within the limit, then stop it at a random moment.
+      // Act: start with the demo writing; it must be relaying under its own pid within the limit of running.
       const run = startPipeline('node', ['--demo', '--rate', '40'], env);
       await waitFor(`round ${round}: the pipeline running`, () => run.event('local.running') !== undefined || run.child.exitCode !== null, 240_000);
       const runningAt = Date.now();
       const pid = run.child.pid ?? 0;
       await waitFor(
-        `round ${round}: both streams relaying under pid ${pid} (after a ${kinds[round - 1] ?? 'first start'})`,
+        `round ${round}: both streams relaying under pid ${pid} (after ${previousStop})`,
         async () =>
           (await checkpoints()).every(
             (checkpoint) => parseLocalOwner(checkpoint.owner ?? '')?.pid === pid && Date.parse(checkpoint.updatedAt ?? '') >= runningAt - 1_000,
@@ -88,18 +108,13 @@ describe(`the local pipeline stopped at random moments (${ROUNDS + 1} Ctrl-C and
       );
       relayingAfterMs.push(Date.now() - runningAt);
       await new Promise((done) => setTimeout(done, Math.floor(Math.random() * 4_000)));
-      process.kill(-pid, signal);
-      const exit = await run.exited;
-      await waitFor(`round ${round}: no process of the run left`, () => !groupAlive(pid), 20_000);
-      report.push(`${signal}: ${JSON.stringify(exit)}`);
+      await stopAndCheck(run, signal, `round ${round} ${signal} while running`);
 
-      // Assess: Ctrl-C ends cleanly with status 0 and every lease released; SIGKILL ends by the signal.
-      if (signal === 'SIGINT') {
-        expect(exit, run.stderr()).toEqual({ code: 0, signal: null });
-        expect(run.event('local.stopped')).toMatchObject({ reason: 'SIGINT', clean: true, exitCode: 0 });
-        expect((await checkpoints()).map((checkpoint) => checkpoint.owner)).toEqual([undefined, undefined]);
-      } else {
-        expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+      if (round % 2 === 1 && round < kinds.length - 1) {
+        const early: NodeJS.Signals = round % 4 === 1 ? 'SIGINT' : 'SIGKILL';
+        const starting = startPipeline('node', ['--demo', '--rate', '40'], env);
+        await new Promise((done) => setTimeout(done, Math.floor(Math.random() * 3_000)));
+        await stopAndCheck(starting, early, `round ${round} ${early} while starting`);
       }
     }
     expect(relayingAfterMs).toHaveLength(kinds.length);
@@ -111,6 +126,6 @@ describe(`the local pipeline stopped at random moments (${ROUNDS + 1} Ctrl-C and
     // Assess: every document, exactly, in both stores.
     const stores = { mongo, dynamo, reportingTable, opensearchUrl: endpoints.opensearch(), indexTemplate };
     for (const collection of ['customers', 'orders']) expect(await expectStoresEqualMongo(stores, db, collection)).toBeGreaterThan(0);
-    console.log(`[restarts] ${report.length} stops; relaying again after ${relayingAfterMs.join(', ')} ms`);
+    console.log(`[restarts] ${stops.length} stops (${stops.join('; ')}); relaying again after ${relayingAfterMs.join(', ')} ms`);
   }, 60_000 + (ROUNDS * 2 + 1) * 90_000);
 });

@@ -17,7 +17,9 @@ export interface PipelineRun {
  */
 export function startPipeline(how: 'npm' | 'node', args: readonly string[], env: NodeJS.ProcessEnv): PipelineRun {
   const [command, commandArgs] =
-    how === 'npm' ? ['npm', ['start', '--silent', '--', ...args]] : [process.execPath, ['--import', 'tsx', 'infra/local/cli.ts', ...args]];
+    how === 'npm'
+      ? ['npm', ['start', '--silent', '--', ...args]]
+      : [process.execPath, ['--require', './infra/local/early-signals.cjs', '--import', 'tsx', 'infra/local/cli.ts', ...args]];
   const child = spawn(command, commandArgs, { cwd: projectRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let pending = '';

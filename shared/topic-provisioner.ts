@@ -141,7 +141,13 @@ export class TopicProvisioner {
           if (error instanceof CdcError && error.code === 'TOPIC_MISSING') onMissing();
           throw error;
         }
-        await producer.send(records);
+        try {
+          await producer.send(records);
+        } catch (error) {
+          // A topic deleted since it was checked looks like this too: check again before the next send.
+          this.known.clear();
+          throw error;
+        }
       },
     };
   }

@@ -7,13 +7,15 @@ import { endpoints } from '../stack/endpoints';
  * stack's (its port variables apply); read them only after the stack was asked to start, never before: a filled-in
  * address would make the stack take it for the user's own service.
  */
+export const LOCAL_CONTROL_TABLE = 'mongo-cdc-local-control';
+
 export function localDefaults(): Record<string, string> {
   return {
     CDC_STREAMS: JSON.stringify([
       { id: 'shop-customers', database: 'shop', collection: 'customers' },
       { id: 'shop-orders', database: 'shop', collection: 'orders' },
     ]),
-    CONTROL_TABLE: 'mongo-cdc-local-control',
+    CONTROL_TABLE: LOCAL_CONTROL_TABLE,
     REPORTING_TABLE: 'mongo-cdc-local-reporting',
     MONGODB_URI: endpoints.mongodbUri(),
     KAFKA_BROKERS: endpoints.kafkaBrokers().join(','),

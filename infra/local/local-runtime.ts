@@ -6,6 +6,7 @@ import { parseRelayEnv } from '../../functions/relay/relay-config';
 import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger, type Logger } from '../../shared/logger';
 import { DemoWorkload } from './demo-workload';
+import { LOCAL_CONTROL_TABLE } from './local-defaults';
 import { releaseAbandonedLocalLeases } from './local-lease-owner';
 import { ensureIndices, ensureTable, ensureTopics, pipelineTopics } from './local-resources';
 import type { RuntimeSettings } from './local-config';
@@ -20,6 +21,14 @@ export interface RuntimeOptions {
   readonly log: (line: Record<string, unknown>, text?: string) => void;
   /** Aborts waiting for services during prepare (Ctrl-C during start-up). */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * A sink's consumer group: one set per pipeline (per control table), so two local pipelines on other tables never share
+ * a group, where each would be assigned partitions of topics only the other subscribes to.
+ */
+export function localGroupId(sink: string, controlTable: string): string {
+  return controlTable === LOCAL_CONTROL_TABLE ? `mongo-cdc-local-${sink}` : `mongo-cdc-local-${sink}-${controlTable}`;
 }
 
 const sleep = (ms: number, signal: AbortSignal | undefined) =>
@@ -141,7 +150,7 @@ export class LocalRuntime {
     }
     for (const sink of settings.sinks) {
       const handler = (await import(SINK_MODULES[sink])).handler as SinkHandler;
-      const groupId = `mongo-cdc-local-${sink}`;
+      const groupId = localGroupId(sink, process.env.CONTROL_TABLE ?? '');
       this.groups.set(sink, groupId);
       const consumer = new SinkConsumer(
         await this.kafka(),

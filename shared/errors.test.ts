@@ -45,7 +45,7 @@ describe('CdcError', () => {
     const codes = Object.keys(ERROR_CATALOGUE) as CdcErrorCode[];
 
     // Assess
-    expect(codes).toHaveLength(12);
+    expect(codes).toHaveLength(13);
     for (const code of codes) {
       expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(20);
       expect(ERROR_CATALOGUE[code].recovery.length, code).toBeGreaterThan(10);

@@ -8,7 +8,8 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
-import { deadLetterTopicFor, type StreamConfig } from '../../functions/relay/relay-config';
+import type { StreamConfig } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { indexName } from '../../functions/sink-opensearch/search-document';
 import type { Logger } from '../../shared/logger';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
@@ -54,7 +55,7 @@ export async function ensureTable(client: DynamoDBClient, name: string, hashKey:
 /** Every topic the pipeline writes (that is known up front), so the sinks' consumer groups find them at once. */
 export function pipelineTopics(streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): string[] {
   const wanted = new Set<string>([sinkDeadLetterTopic]);
-  for (const stream of streams) wanted.add(deadLetterTopicFor(stream));
+  for (const stream of streams) wanted.add(deadLetterTopicOf(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
   return [...wanted];
 }

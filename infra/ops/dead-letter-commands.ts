@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createProducer } from '../../shared/kafka-client';
 import type { Admin, Producer } from 'kafkajs';
-import { deadLetterTopicFor } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import type { OpsContext } from './ops-context';
 import { explainFailure } from './ops-errors';
@@ -37,7 +38,7 @@ export function deadLetterTopics(context: OpsContext, topic: string | undefined)
   // Without CDC_STREAMS (a deployed relay holds only its own stream), the relay's dead-letter topic follows the same
   // topic prefix as the sinks' one: <prefix>.dead-letter next to <prefix>.sink-dead-letter.
   const relayTopics = context.env.CDC_STREAMS
-    ? context.streams().map((stream) => deadLetterTopicFor(stream))
+    ? context.streams().map((stream) => deadLetterTopicOf(stream))
     : sinkTopic.endsWith('.sink-dead-letter')
       ? [`${sinkTopic.slice(0, -'.sink-dead-letter'.length)}.dead-letter`]
       : [];
@@ -176,7 +177,7 @@ export async function replayDeadLetters(
 async function redrive(context: OpsContext, deadLetterTopic: string, bySourceTopic: ReadonlyMap<string, TopicRecord[]>): Promise<void> {
   let producer: Producer | undefined;
   try {
-    producer = (await context.kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+    producer = createProducer(await context.kafka());
     await producer.connect();
     for (const [sourceTopic, records] of bySourceTopic) {
       await producer.send({

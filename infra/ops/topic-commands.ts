@@ -1,4 +1,4 @@
-import { deadLetterTopicFor, topicFor } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import type { OpsContext } from './ops-context';
 import { explainFailure } from './ops-errors';
@@ -21,10 +21,12 @@ export async function createTopics(context: OpsContext): Promise<TopicsOutcome> 
   const wanted = new Set<string>([context.sinkDeadLetterTopic()]);
   const perCollection: string[] = [];
   for (const stream of streams) {
-    wanted.add(deadLetterTopicFor(stream));
-    if (stream.database && stream.collection) wanted.add(topicFor(stream, { db: stream.database, coll: stream.collection }));
-    else perCollection.push(stream.id);
-    for (const topic of Object.values(stream.topics)) wanted.add(topic);
+    wanted.add(deadLetterTopicOf(stream));
+    // Exact names (a collection stream's topic, overrides) are created; a pattern stands for topics not known yet.
+    for (const topic of topicsOfStream(stream, stream)) {
+      if (typeof topic === 'string') wanted.add(topic);
+      else if (!perCollection.includes(stream.id)) perCollection.push(stream.id);
+    }
   }
   const provisioner = new TopicProvisioner(() => context.kafka(), { ...parseTopicEnv(context.env), KAFKA_TOPIC_CREATION: 'create' }, quiet);
   try {

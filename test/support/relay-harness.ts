@@ -2,11 +2,12 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka, Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
-import { openChangeSource, serverOperationTime } from '../../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
-import { KafkaRecordProducer } from '../../functions/relay/record-producer';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
+import { relayDeps } from '../../functions/relay/relay-wiring';
+import { createProducer } from '../../shared/kafka-client';
+import { deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 import { RecordingMetrics } from '../../shared/metrics';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import { RecordingLogger } from './recording-logger';
@@ -28,7 +29,7 @@ export class RelayHarness {
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
   private producer: Producer | undefined;
-  /** As in the handler: topics are created before the first record goes to them, never by the broker's auto-creation. */
+  /** As in the handler: topics exist and are served before the first record goes to them. */
   readonly topics = new TopicProvisioner(async () => this.kafka, parseTopicEnv({}), new RecordingLogger());
 
   async setUp(): Promise<this> {
@@ -49,32 +50,53 @@ export class RelayHarness {
     const logger = options.logger ?? new RecordingLogger();
     const metrics = options.metrics ?? new RecordingMetrics();
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    // Topics exist and the producer is connected before the clock starts, as in a deployed stage: the budget is the
+    // relay's own, and no test races a topic's creation.
+    await this.ensureTopics(stream);
+    await this.connectedProducer();
     const started = Date.now();
     const deadline = started + budgetMs;
-    if (!this.producer) {
-      // Few, short retries: the broker-outage test wants the failure promptly, as the handler's producer gives it.
-      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 2, maxRetryTime: 2_000 } });
-      await this.producer.connect();
-    }
     try {
-      const outcome = await relayStream(
-        {
-          store: this.store,
-          producer: this.topics.guard(new KafkaRecordProducer(this.producer, limits.maxRecordBytes), () => metrics.add('TopicMissing', 'Count', 1)),
-          openSource: (resume) => openChangeSource(this.mongo, stream, resume, stream.batch.maxWaitMs || 1),
-          serverTime: () => serverOperationTime(this.mongo),
-          logger,
-          metrics,
-        },
+      const deps = relayDeps({
+        store: this.store,
+        producer: () => this.connectedProducer(),
+        mongo: this.mongo,
         stream,
-        limits,
-        { owner: options.owner ?? uniqueName('invocation'), remainingMs: () => deadline - Date.now() },
-      );
+        maxRequestBytes: limits.maxRecordBytes,
+        logger,
+        metrics,
+      });
+      const outcome = await relayStream({ ...deps, producer: this.topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) }, stream, limits, {
+        owner: options.owner ?? uniqueName('invocation'),
+        remainingMs: () => deadline - Date.now(),
+      });
       return { outcome, logger, metrics, elapsedMs: Date.now() - started };
     } catch (error) {
       await this.resetProducer();
       throw error;
     }
+  }
+
+  private readonly createdTopics = new Set<string>();
+
+  /** The stream's known topics (its collection topic and dead-letter topic), created with their leaders elected. */
+  private async ensureTopics(stream: StreamConfig): Promise<void> {
+    const known = [...topicsOfStream(stream, stream), deadLetterTopicOf(stream)].filter(
+      (topic): topic is string => typeof topic === 'string' && !this.createdTopics.has(topic),
+    );
+    if (known.length === 0) return;
+    await this.topics.ensure(known);
+    for (const topic of known) this.createdTopics.add(topic);
+  }
+
+  private async connectedProducer(): Promise<Producer> {
+    if (!this.producer) {
+      // Few, short retries: the broker-outage test wants the failure promptly, as the handler's producer gives it.
+      const producer = createProducer(this.kafka, { retries: 2, maxRetryTime: 2_000 });
+      await producer.connect();
+      this.producer = producer;
+    }
+    return this.producer;
   }
 
   /**

@@ -113,7 +113,8 @@ describe(`the local pipeline stopped at random moments (${ROUNDS + 1} Ctrl-C and
           (await checkpoints()).every(
             (checkpoint) => parseLocalOwner(checkpoint.owner ?? '')?.pid === pid && Date.parse(checkpoint.updatedAt ?? '') >= runningAt - 1_000,
           ),
-        RELAYING_WITHIN_MS,
+        // The limit is for a start after a stop; the very first start may still be warming a fresh stack up.
+        round === 0 ? 60_000 : RELAYING_WITHIN_MS,
       );
       relayingAfterMs.push(Date.now() - runningAt);
       fromLaunchMs.push(Date.now() - spawnedAt);

@@ -46,7 +46,7 @@ describe('CdcError', () => {
     const codes = Object.keys(ERROR_CATALOGUE) as CdcErrorCode[];
 
     // Assess
-    expect(codes).toHaveLength(15);
+    expect(codes).toHaveLength(16);
     for (const code of codes) {
       expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(20);
       expect(ERROR_CATALOGUE[code].recovery.length, code).toBeGreaterThan(10);

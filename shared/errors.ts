@@ -24,6 +24,11 @@ export const ERROR_CATALOGUE = {
     meaning: "The stream's fencing epoch moved on (a conditional checkpoint write was rejected); this invocation stopped producing at once.",
     recovery: 'None: the new holder continues from the last saved checkpoint. Frequent occurrences mean the lease is shorter than a batch.',
   },
+  TOPIC_MISSING: {
+    retriable: true,
+    meaning: 'A topic the relay writes does not exist and topic creation is not allowed (KAFKA_TOPIC_CREATION=require, as on Amazon MSK without CreateTopic); nothing was produced and the checkpoint did not move.',
+    recovery: 'Create the topic (`npx mongo-cdc topics create` with the stage\'s variables), or allow creation (allowTopicCreation); the next invocation relays from the checkpoint.',
+  },
   CHECKPOINT_CONFLICT: {
     retriable: false,
     meaning: 'The checkpoint item holds a resume point this relay cannot decode (unknown kind, corrupt token or time). The stream is stalled rather than restarted from now, which would skip changes with no gap recorded.',

@@ -7,6 +7,7 @@ import { createProducer, lazyKafka, parseKafkaEnv } from '../../shared/kafka-cli
 import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
+import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import { DynamoCheckpointStore } from './checkpoint-store';
 import { parseRelayEnv } from './relay-config';
 import { type RelayOutcome, relayStream } from './relay-stream';
@@ -22,6 +23,8 @@ const store = new DynamoCheckpointStore(
   env.CONTROL_TABLE,
 );
 const kafka = lazyKafka(kafkaSettings, logger);
+// Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
+const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
 const mongoClients = new Map<string, MongoClient>();
 const relayProducer = new LazyProducer(async () => createProducer(await kafka()));
 
@@ -53,7 +56,8 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     metrics,
   });
   try {
-    return await relayStream(deps, stream, relayLimits(env), {
+    const guarded = { ...deps, producer: topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) };
+    return await relayStream(guarded, stream, relayLimits(env), {
       owner: context.awsRequestId,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });

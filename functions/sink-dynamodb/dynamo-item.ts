@@ -3,7 +3,7 @@ import type { Document } from 'mongodb';
 import { CdcError } from '../../shared/errors';
 
 /*
- * How a MongoDB document becomes a DynamoDB item (values exact; documented in the README):
+ * How a MongoDB document becomes a DynamoDB item (values exact; documented in docs/operations.md):
  *   string → S; boolean → BOOL; null → NULL; embedded document → M; array → L
  *   Int32, Int64, Double, Decimal128 → N when DynamoDB can hold the value exactly (38 digits, 1E-130..1E+126);
  *     otherwise (NaN, ±Infinity, -0, out of range) → M {"$numberDouble"|"$numberDecimal": S}

@@ -32,11 +32,20 @@ export class DemoWorkload {
   private inFlight: Promise<void> = Promise.resolve();
   private nextCustomer = 1;
 
+  /**
+   * Names this run's customers, so a demo restarted against retained data never inserts an _id an earlier run used
+   * (MongoDB would refuse the insert). Time-ordered, so ids sort by run.
+   */
+  readonly runId: string;
+
   constructor(
     private readonly client: MongoClient,
-    private readonly database: string,
+    readonly database: string,
     private readonly opsPerSecond: number,
-  ) {}
+    runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36).padStart(3, '0')}`,
+  ) {
+    this.runId = runId;
+  }
 
   private get customers() {
     // Customers are keyed by readable strings, orders by ObjectIds: sinks must handle both kinds of _id.
@@ -77,10 +86,11 @@ export class DemoWorkload {
   }
 
   private async addCustomer(): Promise<void> {
-    const id = `cust-${String(this.nextCustomer++).padStart(5, '0')}`;
+    const number = String(this.nextCustomer++).padStart(5, '0');
+    const id = `cust-${this.runId}-${number}`;
     await this.customers.insertOne({
       _id: id,
-      name: `Customer ${id.slice(5)}`,
+      name: `Customer ${number}`,
       email: `${id}@example.com`,
       tier: pick(TIERS),
       since: new Date(),
@@ -127,7 +137,7 @@ export class DemoWorkload {
     const _id = pick(this.customerIds);
     const result = await this.customers.replaceOne(
       { _id: _id },
-      { name: `Customer ${_id.slice(5)} (renamed)`, email: `${_id}@example.org`, tier: pick(TIERS), since: new Date(), address: null },
+      { name: `Customer ${_id.slice(-5)} (renamed)`, email: `${_id}@example.org`, tier: pick(TIERS), since: new Date(), address: null },
     );
     if (result.modifiedCount > 0) this.counts.replaces++;
   }

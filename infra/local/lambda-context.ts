@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { localRequestId } from './local-lease-owner';
 
 /** A Lambda context whose remaining time really counts down, and which the runtime can cut short on shutdown. */
 export class LocalContext {
@@ -8,7 +8,8 @@ export class LocalContext {
 
   constructor(functionName: string, timeoutMs: number) {
     this.deadline = Date.now() + timeoutMs;
-    const requestId = randomUUID();
+    // The relay takes its lease as this id: naming host and pid lets the next local start free it if this run dies.
+    const requestId = localRequestId();
     const remaining = () => Math.max(0, this.deadline - Date.now());
     this.context = {
       callbackWaitsForEmptyEventLoop: false,

@@ -2,35 +2,6 @@ import { z } from 'zod';
 import { relayEnvShape, type StreamConfig } from '../../functions/relay/relay-config';
 import { parseEnv } from '../../shared/env-config';
 import { topicsOfStream } from '../../shared/topic-naming';
-import { endpoints } from '../stack/endpoints';
-
-/**
- * The variables a local run sets when the caller did not, all named as in AWS so a run can be pointed at other
- * services by exporting the same names. The demo streams watch shop.customers and shop.orders one collection each,
- * which every MongoDB (and the stand-in) can serve.
- */
-export function localDefaults(): Record<string, string> {
-  return {
-    CDC_STREAMS: JSON.stringify([
-      { id: 'shop-customers', database: 'shop', collection: 'customers' },
-      { id: 'shop-orders', database: 'shop', collection: 'orders' },
-    ]),
-    CONTROL_TABLE: 'mongo-cdc-local-control',
-    REPORTING_TABLE: 'mongo-cdc-local-reporting',
-    MONGODB_URI: endpoints.mongodbUri(),
-    KAFKA_BROKERS: endpoints.kafkaBrokers().join(','),
-    KAFKA_AUTH: 'none',
-    DYNAMODB_ENDPOINT: endpoints.dynamodb(),
-    OPENSEARCH_URL: endpoints.opensearch(),
-    AWS_REGION: 'us-east-1',
-    // DynamoDB Local accepts any keys; real ones in the environment are never overridden.
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    // The deployed relay's safety margin (infra/serverless/config.js), and EMF metrics off (the status view counts).
-    RELAY_SAFETY_MARGIN_MS: '12000',
-    POWERTOOLS_METRICS_DISABLED: 'true',
-  };
-}
 
 /** How the local runtime reproduces the triggers; defaults are serverless.yml's (schedule, timeout, event source). */
 const runtimeShape = {

@@ -2,6 +2,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
+  ResourceInUseException,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
@@ -12,6 +13,8 @@ import { ensureIndex } from '../../functions/sink-opensearch/index-creation';
 import { createSearchClient } from '../../functions/sink-opensearch/search-client';
 import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { indexName } from '../../functions/sink-opensearch/search-document';
+import type { Logger } from '../../shared/logger';
+import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 
 async function tableExists(client: DynamoDBClient, name: string): Promise<boolean> {
   try {
@@ -26,14 +29,24 @@ async function tableExists(client: DynamoDBClient, name: string): Promise<boolea
 /** A table keyed as infra/resources declares it (control: streamId; reporting: _key), created when missing. */
 export async function ensureTable(client: DynamoDBClient, name: string, hashKey: string, ttlAttribute?: string): Promise<boolean> {
   if (await tableExists(client, name)) return false;
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      AttributeDefinitions: [{ AttributeName: hashKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        AttributeDefinitions: [{ AttributeName: hashKey, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: hashKey, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    // Another start created it between the check and the create ("Cannot create preexisting table"): it exists, which
+    // is all this asked for; that start also sets its time to live.
+    if (error instanceof ResourceInUseException) {
+      await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
+      return false;
+    }
+    throw error;
+  }
   await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: name });
   if (ttlAttribute) {
     await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }));
@@ -41,22 +54,21 @@ export async function ensureTable(client: DynamoDBClient, name: string, hashKey:
   return true;
 }
 
-/** Every topic the pipeline writes, created up front so the sinks' consumer groups find them at once. */
-export async function ensureTopics(kafka: Kafka, streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): Promise<string[]> {
+/** Every topic the pipeline writes (that is known up front), so the sinks' consumer groups find them at once. */
+export function pipelineTopics(streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): string[] {
   const wanted = new Set<string>([sinkDeadLetterTopic]);
   for (const stream of streams) wanted.add(deadLetterTopicOf(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
-  const admin = kafka.admin();
-  await admin.connect();
+  return [...wanted];
+}
+
+/** Creates the missing ones, with the same settings (KAFKA_TOPIC_*) as the relay would. Returns those it created. */
+export async function ensureTopics(kafka: Kafka, topics: readonly string[], logger: Logger): Promise<string[]> {
+  const provisioner = new TopicProvisioner(async () => kafka, parseTopicEnv(), logger);
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = [...wanted].filter((topic) => !existing.has(topic));
-    if (missing.length > 0) {
-      await admin.createTopics({ topics: missing.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
-    }
-    return missing;
+    return await provisioner.ensure(topics);
   } finally {
-    await admin.disconnect();
+    await provisioner.close();
   }
 }
 

@@ -4,9 +4,11 @@ import { MongoClient } from 'mongodb';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseRelayEnv } from '../../functions/relay/relay-config';
 import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
-import { createLogger } from '../../shared/logger';
+import { createLogger, type Logger } from '../../shared/logger';
 import { DemoWorkload } from './demo-workload';
-import { ensureIndices, ensureTable, ensureTopics } from './local-resources';
+import { LOCAL_CONTROL_TABLE } from './local-defaults';
+import { releaseAbandonedLocalLeases } from './local-lease-owner';
+import { ensureIndices, ensureTable, ensureTopics, pipelineTopics } from './local-resources';
 import type { RuntimeSettings } from './local-config';
 import { PipelineStatus } from './pipeline-status';
 import { type RelayHandler, RelayScheduler } from './relay-scheduler';
@@ -15,8 +17,26 @@ import { SinkConsumer, type SinkHandler } from './sink-consumer';
 export interface RuntimeOptions {
   readonly settings: RuntimeSettings;
   readonly demo?: { readonly opsPerSecond: number; readonly database: string };
-  readonly log: (line: Record<string, unknown>) => void;
+  /** A runtime event, and optionally a line for the person at the terminal. */
+  readonly log: (line: Record<string, unknown>, text?: string) => void;
+  /** Aborts waiting for services during prepare (Ctrl-C during start-up). */
+  readonly signal?: AbortSignal;
 }
+
+/**
+ * A sink's consumer group: one set per pipeline (per control table), so two local pipelines on other tables never share
+ * a group, where each would be assigned partitions of topics only the other subscribes to.
+ */
+export function localGroupId(sink: string, controlTable: string): string {
+  return controlTable === LOCAL_CONTROL_TABLE ? `mongo-cdc-local-${sink}` : `mongo-cdc-local-${sink}-${controlTable}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal | undefined) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
 
 const SINK_MODULES = {
   dynamodb: '../../functions/sink-dynamodb/handler',
@@ -33,6 +53,7 @@ export class LocalRuntime {
   private readonly consumers: SinkConsumer[] = [];
   private readonly groups = new Map<string, string>();
   private readonly kafka: () => Promise<Kafka>;
+  private readonly logger: Logger;
   private readonly dynamo: DynamoDBClient;
   private readonly store: DynamoCheckpointStore;
   private demoClient: MongoClient | undefined;
@@ -42,7 +63,8 @@ export class LocalRuntime {
 
   constructor(private readonly options: RuntimeOptions) {
     const relayEnv = parseRelayEnv();
-    this.kafka = lazyKafka(parseKafkaEnv(), createLogger('mongo-cdc-local'));
+    this.logger = createLogger('mongo-cdc-local');
+    this.kafka = lazyKafka(parseKafkaEnv(), this.logger);
     this.dynamo = new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
     this.store = new DynamoCheckpointStore(this.dynamo, relayEnv.CONTROL_TABLE);
     this.status = new PipelineStatus(
@@ -51,18 +73,61 @@ export class LocalRuntime {
     );
   }
 
-  /** Creates what the pipeline needs and that is missing: control and reporting tables, topics, indices. */
+  /**
+   * Creates what the pipeline needs and that is missing (control and reporting tables, topics, indices) and frees the
+   * leases a killed local run left behind. A service that does not answer is waited for, however long it takes.
+   */
   async prepare(): Promise<void> {
     const env = process.env;
+    const { settings } = this.options;
     const created = {
-      controlTable: await ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId'),
-      reportingTable: this.options.settings.sinks.includes('dynamodb') ? await ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt') : false,
-      topics: await ensureTopics(await this.kafka(), this.options.settings.CDC_STREAMS, this.options.settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'),
-      indices: this.options.settings.sinks.includes('opensearch')
-        ? await ensureIndices(env.OPENSEARCH_URL ?? '', env.SINK_INDEX_TEMPLATE || 'mongo-cdc-{db}-{coll}', this.options.settings.CDC_STREAMS, env.SINK_INDEX_BODY)
+      controlTable: await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () => ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId')),
+      reportingTable: settings.sinks.includes('dynamodb')
+        ? await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () => ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt'))
+        : false,
+      leasesTakenOver: await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () =>
+        releaseAbandonedLocalLeases(this.dynamo, env.CONTROL_TABLE ?? '', settings.CDC_STREAMS.map((stream) => stream.id)),
+      ),
+      topics: await this.whenAnswering('kafka', 'KAFKA_BROKERS', async () =>
+        ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'), this.logger),
+      ),
+      indices: settings.sinks.includes('opensearch')
+        ? await this.whenAnswering('opensearch', 'OPENSEARCH_URL', () =>
+            ensureIndices(env.OPENSEARCH_URL ?? '', env.SINK_INDEX_TEMPLATE || 'mongo-cdc-{db}-{coll}', settings.CDC_STREAMS, env.SINK_INDEX_BODY),
+          )
         : [],
     };
-    this.options.log({ event: 'local.prepared', ...created });
+    const made = [
+      ...(created.controlTable ? [`table ${env.CONTROL_TABLE}`] : []),
+      ...(created.reportingTable ? [`table ${env.REPORTING_TABLE}`] : []),
+      ...created.topics.map((topic) => `topic ${topic}`),
+      ...created.indices.map((index) => `index ${index}`),
+    ];
+    this.options.log({ event: 'local.prepared', ...created }, made.length > 0 ? `created ${made.join(', ')}` : 'tables, topics and indices in place');
+    for (const { streamId, owner } of created.leasesTakenOver) {
+      this.options.log({ event: 'local.lease-taken-over', streamId, owner }, `${streamId}: took over the lease a stopped run (${owner}) left behind`);
+    }
+  }
+
+  /** Runs a set-up step, retrying it while the service does not answer; only a programming error ends the wait. */
+  private async whenAnswering<T>(service: string, variable: string, step: () => Promise<T>): Promise<T> {
+    let toldAt = 0;
+    for (;;) {
+      try {
+        return await step();
+      } catch (error) {
+        if (error instanceof TypeError || error instanceof RangeError || this.options.signal?.aborted) throw error;
+        if (Date.now() - toldAt >= 10_000) {
+          toldAt = Date.now();
+          const message = (error as Error).message;
+          this.options.log(
+            { event: 'local.waiting', service, variable, error: message },
+            `waiting for ${service} (${variable}=${process.env[variable] ?? ''}): ${message}`,
+          );
+        }
+        await sleep(2_000, this.options.signal);
+      }
+    }
   }
 
   async start(): Promise<void> {
@@ -85,7 +150,7 @@ export class LocalRuntime {
     }
     for (const sink of settings.sinks) {
       const handler = (await import(SINK_MODULES[sink])).handler as SinkHandler;
-      const groupId = `mongo-cdc-local-${sink}`;
+      const groupId = localGroupId(sink, process.env.CONTROL_TABLE ?? '');
       this.groups.set(sink, groupId);
       const consumer = new SinkConsumer(
         await this.kafka(),

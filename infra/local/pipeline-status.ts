@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import type { Checkpoint, DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
+import { parseLocalOwner } from './local-lease-owner';
 import type { RelayInvocationReport } from './relay-scheduler';
 import type { SinkInvocationReport } from './sink-consumer';
 
@@ -14,6 +15,8 @@ export interface StreamView {
   running: boolean;
   runningSince?: number;
   lastError?: string;
+  /** Who held the lease when the last invocation could not take it (another pipeline on the same control table). */
+  heldBy?: string;
   /** When eventsRelayed last changed, for drain detection. */
   changedAt: number;
 }
@@ -28,6 +31,12 @@ export interface SinkView {
   failures: number;
   lagRecords?: number;
   lastError?: string;
+}
+
+function describeOwner(owner: string | undefined): string {
+  if (!owner) return 'unknown holder';
+  const local = parseLocalOwner(owner);
+  return local ? `local run pid ${local.pid} on ${local.host}` : `invocation ${owner}`;
 }
 
 /** What the status view shows, kept current from invocation reports, the control table and consumer group offsets. */
@@ -51,6 +60,8 @@ export class PipelineStatus {
     view.invocations++;
     view.running = false;
     if (report.error) view.lastError = report.error;
+    if (report.outcome?.status === 'lease-held') view.heldBy = describeOwner(report.outcome.holder);
+    else delete view.heldBy;
   }
 
   sinkInvoked(report: SinkInvocationReport): void {
@@ -121,7 +132,15 @@ export class PipelineStatus {
     const seconds = (value: number | undefined) => (value === undefined ? '-' : `${value.toFixed(1)} s`);
     const lines = [header, '', 'stream            relayed   lag       checkpoint age  invocations  state'];
     for (const view of this.streams.values()) {
-      const state = view.stalled ? `STALLED ${view.stalled}` : view.lastError ? `error: ${view.lastError}` : view.running ? 'relaying' : 'waiting for schedule';
+      const state = view.stalled
+        ? `STALLED ${view.stalled}`
+        : view.heldBy
+          ? `not relaying: another pipeline holds this stream (${view.heldBy})`
+          : view.lastError
+            ? `error: ${view.lastError}`
+            : view.running
+              ? 'relaying'
+              : 'waiting for schedule';
       lines.push(
         `${view.streamId.padEnd(17)} ${String(view.eventsRelayed).padStart(7)}   ${seconds(view.lagSeconds).padEnd(9)} ${seconds(view.checkpointAgeSeconds).padEnd(15)} ${String(view.invocations).padStart(11)}  ${state}`,
       );

@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
 import { CdcError } from '../../shared/errors';
 import { listDeadLetters, renderDeadLetters, renderReplay, replayDeadLetters } from './dead-letter-commands';
+import { targetsLocalPipeline, withLocalDefaults } from '../local/local-defaults';
 import { OpsContext } from './ops-context';
-import { UsageError } from './ops-errors';
+import { explainEnvironment, UsageError } from './ops-errors';
+import { createTopics, renderTopics } from './topic-commands';
 import { renderStatus, replayStream, resetStream, streamStatus } from './stream-commands';
 
 export const USAGE = `usage: mongo-cdc <command> [options]
@@ -20,10 +22,15 @@ export const USAGE = `usage: mongo-cdc <command> [options]
   dlq replay [--topic T] [--dry-run] [--include-malformed] [--from-start] [--json]
       Sends sink dead letters back to their source topics, byte for byte; progress is kept in consumer group
       mongo-cdc-dlq-replay, so each runs re-drives only what is new.
+  topics create [--json]
+      Creates the topics the configured streams write (and the dead-letter topics) with KAFKA_TOPIC_PARTITIONS,
+      KAFKA_TOPIC_REPLICATION_FACTOR and KAFKA_TOPIC_MIN_INSYNC_REPLICAS: run it before the first deploy on a
+      cluster that does not auto-create topics (Amazon MSK).
 
-Configuration comes from the variables the functions read: CDC_STREAMS, CONTROL_TABLE, KAFKA_BROKERS, KAFKA_AUTH
-(and its credentials), SINK_DEAD_LETTER_TOPIC, MONGODB_URI or MONGODB_URI_SECRET (replay), AWS_REGION, and
-DYNAMODB_ENDPOINT for a local DynamoDB. Exit codes: 0 done, 1 failed or stalled, 2 bad command line or configuration.`;
+Where it connects: with CONTROL_TABLE unset, to the local pipeline (\`npm start\`), with the same defaults; with
+CONTROL_TABLE set, to what the variables the functions read say (a deployed stage): CDC_STREAMS, CONTROL_TABLE,
+AWS_REGION and credentials, KAFKA_BROKERS, KAFKA_AUTH (and its credentials), SINK_DEAD_LETTER_TOPIC, MONGODB_URI or
+MONGODB_URI_SECRET (replay). Exit codes: 0 done, 1 failed or stalled, 2 bad command line or configuration.`;
 
 export interface CliOutput {
   out(text: string): void;
@@ -53,7 +60,8 @@ function required(name: string, value: string | undefined): string {
 
 /** Runs one command line; returns the exit code. The output sink is injectable so tests run it in-process. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, output: CliOutput): Promise<number> {
-  const context = new OpsContext(env);
+  const local = targetsLocalPipeline(env);
+  const context = new OpsContext(local ? withLocalDefaults(env).env : env);
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
     const print = (value: unknown, text: string) => output.out(values.json ? JSON.stringify(value, null, 2) : text);
@@ -62,8 +70,9 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
       output.out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
-    if (extra.length > 0 || (subcommand !== undefined && command !== 'dlq')) {
-      throw new UsageError(`unexpected argument "${command === 'dlq' ? extra[0] : subcommand}"`);
+    const hasSubcommands = command === 'dlq' || command === 'topics';
+    if (extra.length > 0 || (subcommand !== undefined && !hasSubcommands)) {
+      throw new UsageError(`unexpected argument "${hasSubcommands ? extra[0] : subcommand}"`);
     }
     switch (command) {
       case 'status': {
@@ -111,10 +120,17 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
         }
         throw new UsageError(`dlq needs "list" or "replay"${subcommand ? `, not "${subcommand}"` : ''}`);
       }
+      case 'topics': {
+        if (subcommand !== 'create') throw new UsageError(`topics needs "create"${subcommand ? `, not "${subcommand}"` : ''}`);
+        const outcome = await createTopics(context);
+        print(outcome, renderTopics(outcome));
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
-  } catch (error) {
+  } catch (caught) {
+    const error = explainEnvironment(caught, local, env);
     if (error instanceof CdcError && (error.code === 'OPERATOR_REQUEST_INVALID' || error.code === 'CONFIG_INVALID')) {
       output.err(`mongo-cdc: ${error.message}\n(mongo-cdc --help lists the commands)`);
       return 2;

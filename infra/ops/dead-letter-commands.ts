@@ -34,8 +34,15 @@ export const REPLAY_GROUP = 'mongo-cdc-dlq-replay';
 /** The relay's dead-letter topics (one per configured stream) and the sinks' one, unless the operator names one. */
 export function deadLetterTopics(context: OpsContext, topic: string | undefined): string[] {
   if (topic) return [topic];
-  const relayTopics = context.env.CDC_STREAMS ? context.streams().map((stream) => deadLetterTopicOf(stream)) : [];
-  return [...new Set([...relayTopics, context.sinkDeadLetterTopic()])];
+  const sinkTopic = context.sinkDeadLetterTopic();
+  // Without CDC_STREAMS (a deployed relay holds only its own stream), the relay's dead-letter topic follows the same
+  // topic prefix as the sinks' one: <prefix>.dead-letter next to <prefix>.sink-dead-letter.
+  const relayTopics = context.env.CDC_STREAMS
+    ? context.streams().map((stream) => deadLetterTopicOf(stream))
+    : sinkTopic.endsWith('.sink-dead-letter')
+      ? [`${sinkTopic.slice(0, -'.sink-dead-letter'.length)}.dead-letter`]
+      : [];
+  return [...new Set([...relayTopics, sinkTopic])];
 }
 
 function entryOf(record: TopicRecord): DeadLetterEntry {

@@ -12,6 +12,11 @@ import { RelayHarness } from '../../test/support/relay-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { runCli } from './cli';
 
+/** Polls a condition (here: the wall clock passing a point), never a fixed sleep. */
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((done) => setTimeout(done, 50));
+}
+
 interface CliResult {
   code: number;
   out: string;
@@ -62,7 +67,7 @@ describe('ops CLI against the local stack', () => {
     // Act
     await relay.run(stream, 1_000);
     await orders().insertMany(Array.from({ length: 25 }, (_, index) => ({ _id: index, total: index }) as Document));
-    await relay.run(stream, 3_000);
+    await relay.runUntil(stream, async () => (await relay.relayedCount(stream.id)) >= 25);
     const after = await cli('status', '--stream', stream.id, '--json');
     const text = await cli('status');
 
@@ -121,17 +126,21 @@ describe('ops CLI against the local stack', () => {
 
     // A server without an operation time (the stand-in) makes "now" the wall clock less 2 s (erring towards a repeat,
     // never a loss), so the changes relayed before the stall must be older than that for the count below to be exact.
-    await new Promise((done) => setTimeout(done, 3_100));
+    // That is a wait on the clock, not on the machine: until the wall clock is 2 s past the last relayed event's second.
+    const lastEventSeconds = (await relay.store.read(stream.id))?.lastEvent?.seconds ?? 0;
+    await waitUntil(() => Date.now() - 2_000 >= (lastEventSeconds + 1) * 1000 + 100);
+    const relayedBefore = await relay.relayedCount(stream.id);
 
     // Act
     const reset = await cli('reset', '--stream', stream.id, '--to', 'now', '--by', 'alice');
     await orders().insertMany(Array.from({ length: 5 }, (_, index) => ({ _id: 1000 + index }) as Document));
-    const run = await relay.run(stream, 3_000);
+    const runs = await relay.runUntil(stream, async () => (await relay.relayedCount(stream.id)) >= relayedBefore + 5);
 
-    // Assess
+    // Assess: the five new changes, and nothing from before the reset.
     expect(reset.code).toBe(0);
     expect(reset.out).toMatch(/gap\s+\S+ -> \S+, reset by alice at/);
-    expect(run.outcome).toMatchObject({ status: 'relayed', events: 5 });
+    expect(runs.events).toBe(5);
+    expect(await relay.relayedCount(stream.id)).toBe(relayedBefore + 5);
     const [status] = JSON.parse((await cli('status', '--stream', stream.id, '--json')).out) as Array<{ state: string; gaps: Array<{ by: string }> }>;
     expect(status?.state).toBe('idle');
     expect(status?.gaps.map((gap) => gap.by)).toEqual(['alice']);
@@ -147,23 +156,25 @@ describe('ops CLI against the local stack', () => {
     const run = (...argv: string[]) => runCli(argv, replayEnv, { out: () => undefined, err: (text) => errors.push(text) });
     const errors: string[] = [];
     await relay.run(replayStream, 1_000);
-    await new Promise((done) => setTimeout(done, 1_100));
+    // A clock wait: the replay time must fall after the stream's start and before the inserts, at second precision.
+    const startedAt = Date.now();
+    await waitUntil(() => Date.now() >= startedAt + 1_100);
     const beforeInserts = new Date(Date.now() - 1_000).toISOString();
     await relay.mongo.db(db).collection('replayed').insertMany(Array.from({ length: 40 }, (_, index) => ({ _id: index }) as Document));
-    await relay.run(replayStream, 3_000);
+    await relay.runUntil(replayStream, async () => (await relay.relayedCount(replayStream.id)) >= 40);
     const replayTopic = `mongo-cdc.${db}.replayed`;
     expect(await readAllRecords(relay.kafka, [replayTopic])).toHaveLength(40);
 
     // Act
     const afterLast = await run('replay', '--stream', replayStream.id, '--from', new Date().toISOString());
     const replayed = await run('replay', '--stream', replayStream.id, '--from', beforeInserts, '--by', 'bob');
-    const again = await relay.run(replayStream, 3_000);
+    const again = await relay.runUntil(replayStream, async () => (await relay.relayedCount(replayStream.id)) >= 80);
 
     // Assess
     expect(afterLast).toBe(2);
     expect(errors.join('\n')).toMatch(/is after the last relayed event.*use "reset --to" to skip on purpose/);
     expect(replayed).toBe(0);
-    expect(again.outcome).toMatchObject({ status: 'relayed', events: 40 });
+    expect(again.events).toBe(40);
     const records = await readAllRecords(relay.kafka, [replayTopic]);
     expect(records).toHaveLength(80);
     expect(new Set(records.map((record) => record.key?.toString())).size).toBe(40);
@@ -308,6 +319,14 @@ describe('ops CLI dead letters against the local Kafka', () => {
     expect(stdout).toContain('RECORD_TOO_LARGE from relay stream orders');
     const failed = await run(process.execPath, [bin, 'reset', '--stream', 'x', '--to', 'now'], { env: binEnv }).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
-    expect((failed as { stderr: string }).stderr).toMatch(/environment variable CONTROL_TABLE: is required/);
+    // No CONTROL_TABLE: the local pipeline's defaults, whose streams are the demo's.
+    expect((failed as { stderr: string }).stderr).toMatch(/unknown stream "x"; CDC_STREAMS configures: shop-customers, shop-orders/);
+    const stagedEnv: NodeJS.ProcessEnv = { ...binEnv, CONTROL_TABLE: 'mongo-cdc-prod-control', AWS_CONFIG_FILE: '/nonexistent' };
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'DYNAMODB_ENDPOINT']) delete stagedEnv[name];
+    const staged = await run(process.execPath, [bin, 'status'], { env: stagedEnv }).catch(
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(staged).toMatchObject({ code: 2 });
+    expect((staged as { stderr: string }).stderr).toMatch(/AWS_REGION is not set: CONTROL_TABLE=mongo-cdc-prod-control is set, so mongo-cdc uses a deployed stage/);
   });
 });

@@ -46,3 +46,40 @@ export function explainFailure(error: unknown, attempted: string): Error {
   }
   return new Error(`${attempted} failed: ${message}`, { cause: error });
 }
+
+const CONNECTION_REFUSED = /ECONNREFUSED|KafkaJSConnectionError|Connection error|connect ETIMEDOUT|KafkaJSNumberOfRetriesExceeded|Server selection timed out/i;
+
+/**
+ * Says which variable to set, and why, when the environment (not the command line) is what failed: which target the
+ * CLI chose (the local pipeline, or a deployed stage because CONTROL_TABLE is set) and what that target still needs.
+ */
+export function explainEnvironment(error: unknown, local: boolean, env: NodeJS.ProcessEnv): unknown {
+  if (error instanceof UsageError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const target = local
+    ? 'CONTROL_TABLE is unset, so mongo-cdc uses the local pipeline started by `npm start`'
+    : `CONTROL_TABLE=${env.CONTROL_TABLE} is set, so mongo-cdc uses a deployed stage with the variables its functions read`;
+  if (error instanceof CdcError && error.code === 'CONFIG_INVALID') {
+    return new CdcError('CONFIG_INVALID', `${message}\n(${target})`, { cause: error });
+  }
+  if (/Region is missing|region="" is not a valid/i.test(message)) {
+    return new CdcError('CONFIG_INVALID', `AWS_REGION is not set: ${target}; set AWS_REGION to the region the stage was deployed to`, { cause: error });
+  }
+  if ((error as { name?: string }).name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new CdcError(
+      'CONFIG_INVALID',
+      `no AWS credentials found: ${target}; set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) for the stage's account`,
+      { cause: error },
+    );
+  }
+  if (local && CONNECTION_REFUSED.test(`${(error as { name?: string }).name ?? ''} ${message} ${String((error as { cause?: unknown }).cause ?? '')}`)) {
+    return new Error(
+      `${message}\n(${target}, and it does not answer: start it with \`npm start\` (or \`npm run stack:up\`), or set CONTROL_TABLE, AWS_REGION and the other variables of a deployed stage)`,
+      { cause: error },
+    );
+  }
+  if (local && (error as { name?: string }).name === 'ResourceNotFoundException') {
+    return new Error(`${message}\n(${target}, which has not created its tables yet: run \`npm start\` once)`, { cause: error });
+  }
+  return error;
+}

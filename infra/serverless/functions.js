@@ -50,6 +50,9 @@ function relayFunction(config, relay, rawStream) {
       CONTROL_TABLE: { Ref: 'ControlTable' },
       [`${relay.uriVariable}_SECRET`]: config.secrets.find((entry) => entry.variable === relay.uriVariable).secret,
       RELAY_SAFETY_MARGIN_MS: String(config.relay.safetyMarginMs),
+      // Amazon MSK does not auto-create topics: a relay may create its topics only where the role may (allowTopicCreation);
+      // otherwise a missing topic fails fast with TOPIC_MISSING (create them first: npx mongo-cdc topics create).
+      KAFKA_TOPIC_CREATION: config.kafka.allowTopicCreation ? 'create' : 'require',
     },
     events: [
       {

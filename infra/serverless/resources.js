@@ -248,7 +248,7 @@ function alarm(config, name, description, metric, condition) {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
       AlarmName: `${config.service}-${config.stage}-${name}`,
-      AlarmDescription: `${description} Runbook: README, "Deploy to AWS" > "Runbook" > ${condition.runbook}.`,
+      AlarmDescription: `${description} Runbook: docs/operations.md, "Deploy to AWS" > "Runbook" > ${condition.runbook}.`,
       Namespace: metric.namespace,
       MetricName: metric.name,
       Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })),

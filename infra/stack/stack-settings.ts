@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 export const projectRoot = resolve(__dirname, '..', '..');
 export const stateDir = process.env.STACK_STATE_DIR ? resolve(process.env.STACK_STATE_DIR) : resolve(projectRoot, '.stack');
 export const logsDir = resolve(stateDir, 'logs');
-export const artifactsDir = resolve(stateDir, 'artifacts');
+/** Downloaded jars and zips; STACK_ARTIFACTS_DIR lets a second state folder reuse them (they never change in place). */
+export const artifactsDir = process.env.STACK_ARTIFACTS_DIR ? resolve(process.env.STACK_ARTIFACTS_DIR) : resolve(stateDir, 'artifacts');
 
 /** Every local service listens here and nowhere else. */
 export const bindHost = '127.0.0.1';

@@ -10,6 +10,7 @@ import {
   portAnswers,
   readRunRecord,
   residentBytes,
+  sleep,
   stopProcessGroup,
   waitUntilReady,
   writeRunRecord,
@@ -33,19 +34,39 @@ export interface ServiceStatus {
   readonly residentBytes?: number;
 }
 
+export interface StackUpOptions {
+  /**
+   * How long to wait for a user's own service (its variable set) that does not answer: `npm start` waits as long as it
+   * takes (a service being restarted is no reason to give up), `stack:up` reports it at once. In milliseconds.
+   */
+  readonly waitForExternalMs?: number;
+  /** Ends the wait early (Ctrl-C during start-up). */
+  readonly signal?: AbortSignal;
+}
+
 /** Starts every service that is not already answering, in parallel, and waits until each does. */
-export async function stackUp(progress: Progress, only?: readonly ServiceName[]): Promise<ServiceStatus[]> {
+export async function stackUp(progress: Progress, only?: readonly ServiceName[], options: StackUpOptions = {}): Promise<ServiceStatus[]> {
   const started = Date.now();
-  const results = await Promise.allSettled(allServices(only).map((service) => ensureRunning(service, progress)));
+  const results = await Promise.allSettled(allServices(only).map((service) => ensureRunning(service, progress, options)));
   const failures = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason?.message ?? result.reason)] : []));
   if (failures.length > 0) throw new Error(`the local stack did not come up:\n- ${failures.join('\n- ')}`);
   progress(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return stackStatus(only);
 }
 
-async function ensureRunning(service: LocalService, progress: Progress): Promise<void> {
+async function ensureRunning(service: LocalService, progress: Progress, options: StackUpOptions): Promise<void> {
   if (service.isExternal) {
-    const probe = await service.probe();
+    const waitUntil = Date.now() + (options.waitForExternalMs ?? 0);
+    let probe = await service.probe();
+    let toldAt = 0;
+    while (!probe.answering && Date.now() < waitUntil && !options.signal?.aborted) {
+      if (Date.now() - toldAt >= 10_000) {
+        progress(`${service.name}: ${service.externalVariable} points at ${service.address}, which does not answer (${probe.detail}); waiting for it`);
+        toldAt = Date.now();
+      }
+      await sleep(1_000);
+      probe = await service.probe();
+    }
     if (!probe.answering) {
       throw new Error(`${service.name}: ${service.externalVariable} points at ${service.address}, which does not answer (${probe.detail})`);
     }

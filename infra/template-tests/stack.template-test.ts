@@ -263,6 +263,7 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
         KAFKA_AUTH: 'iam',
         KAFKA_BROKERS: 'b-1.example.kafka.us-east-1.amazonaws.com:9098,b-2.example.kafka.us-east-1.amazonaws.com:9098',
         RELAY_SAFETY_MARGIN_MS: '12000',
+        KAFKA_TOPIC_CREATION: 'require',
         POWERTOOLS_METRICS_NAMESPACE: 'MongoCdc/ci',
         NODE_OPTIONS: '--max-semi-space-size=4',
       });

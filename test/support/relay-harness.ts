@@ -9,6 +9,7 @@ import { relayDeps } from '../../functions/relay/relay-wiring';
 import { createProducer } from '../../shared/kafka-client';
 import { deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 import { RecordingMetrics } from '../../shared/metrics';
+import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 import { RecordingLogger } from './recording-logger';
 import { createControlTable, dropTable, localDynamo, localKafka } from './local-clients';
 import { uniqueName } from './unique-name';
@@ -28,6 +29,8 @@ export class RelayHarness {
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
   private producer: Producer | undefined;
+  /** As in the handler: topics exist and are served before the first record goes to them. */
+  readonly topics = new TopicProvisioner(async () => this.kafka, parseTopicEnv({}), new RecordingLogger());
 
   async setUp(): Promise<this> {
     await createControlTable(this.dynamo, this.table);
@@ -63,7 +66,7 @@ export class RelayHarness {
         logger,
         metrics,
       });
-      const outcome = await relayStream(deps, stream, limits, {
+      const outcome = await relayStream({ ...deps, producer: this.topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) }, stream, limits, {
         owner: options.owner ?? uniqueName('invocation'),
         remainingMs: () => deadline - Date.now(),
       });
@@ -82,16 +85,8 @@ export class RelayHarness {
       (topic): topic is string => typeof topic === 'string' && !this.createdTopics.has(topic),
     );
     if (known.length === 0) return;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const missing = known.filter((topic) => !existing.has(topic));
-      if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
-      for (const topic of known) this.createdTopics.add(topic);
-    } finally {
-      await admin.disconnect();
-    }
+    await this.topics.ensure(known);
+    for (const topic of known) this.createdTopics.add(topic);
   }
 
   private async connectedProducer(): Promise<Producer> {
@@ -104,6 +99,32 @@ export class RelayHarness {
     return this.producer;
   }
 
+  /**
+   * Runs invocation after invocation, as the schedule would, until `done` holds: a test then waits on what was
+   * relayed, not on how much one invocation of a fixed budget manages on a busy machine. Returns what all runs relayed.
+   */
+  async runUntil(
+    stream: StreamConfig,
+    done: () => boolean | Promise<boolean>,
+    options: { budgetMs?: number; timeoutMs?: number } = {},
+  ): Promise<{ events: number; runs: number }> {
+    const deadline = Date.now() + (options.timeoutMs ?? 90_000);
+    let events = 0;
+    let runs = 0;
+    do {
+      const { outcome } = await this.run(stream, options.budgetMs ?? 3_000);
+      runs++;
+      if (outcome.status === 'relayed') events += outcome.events;
+      if (await done()) return { events, runs };
+    } while (Date.now() < deadline);
+    throw new Error(`stream ${stream.id}: the condition did not hold after ${runs} relay runs (${events} events relayed)`);
+  }
+
+  /** Events the stream's checkpoint has counted so far. */
+  async relayedCount(streamId: string): Promise<number> {
+    return (await this.store.read(streamId))?.eventsRelayed ?? 0;
+  }
+
   async resetProducer(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
@@ -112,6 +133,7 @@ export class RelayHarness {
 
   async tearDown(): Promise<void> {
     await this.resetProducer();
+    await this.topics.close();
     await dropTable(this.dynamo, this.table);
     await this.mongo.close();
     this.dynamo.destroy();

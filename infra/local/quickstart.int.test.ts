@@ -78,7 +78,7 @@ describe('the quickstart from a stopped stack, with no variable set', () => {
     }
     expect(first.event('local.configuration')?.defaulted).toEqual(expect.arrayContaining(['MONGODB_URI', 'KAFKA_BROKERS', 'DYNAMODB_ENDPOINT', 'OPENSEARCH_URL', 'CONTROL_TABLE']));
     expect(first.event('local.stopped')).toMatchObject({ reason: 'drained', clean: true });
-    const relayed = (first.event('local.stopped')?.streams as Array<{ eventsRelayed: number }>).map((stream) => stream.eventsRelayed);
+    const relayed = ((first.event('local.stopped')?.streams ?? []) as Array<{ eventsRelayed: number }>).map((stream) => stream.eventsRelayed);
     expect(relayed.every((count) => count > 0), JSON.stringify(relayed)).toBe(true);
 
     // Act 2: three restarts of the demo against the retained data; during the first, a second start is attempted.

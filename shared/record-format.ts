@@ -73,7 +73,7 @@ export interface DecodedChangeEvent {
   /** The change event as MongoDB gave it, every BSON type intact, without the `_cdc` metadata. */
   readonly event: ChangeStreamDocument;
   readonly version: StreamPosition;
-  /** Undefined only for events that carry no `ns` (some stand-in servers leave it out). */
+  /** Undefined only for events that carry no `ns`: MongoDB's `invalidate`, or a record from a producer that omits it. */
   readonly namespace: Namespace | undefined;
   /** Canonical Extended JSON of the documentKey (the record key): the identity of the document in a sink. */
   readonly documentKeyJson: string;

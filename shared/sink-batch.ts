@@ -51,8 +51,9 @@ const DOCUMENT_OPERATIONS = new Set(['insert', 'update', 'replace', 'delete']);
 
 /**
  * Decodes a batch and reduces it to the newest change per document. Records that do not decode are returned with
- * their reason for the dead-letter topic; nothing is dropped without being counted. Events without `ns` (servers that
- * omit it, such as the test stand-in) take their collection from the topic, named as the relay names it.
+ * their reason for the dead-letter topic; nothing is dropped without being counted. Events without `ns` (MongoDB sends
+ * it with every document change, but a producer other than the relay may leave it out) take their collection from the
+ * topic, named as the relay names it.
  */
 export function prepareBatch(records: readonly SourceRecord[], topicNamings: readonly TopicNaming[]): PreparedBatch {
   const newest = new Map<string, SinkChange>();

@@ -90,8 +90,9 @@ export function openChangeSource(
 }
 
 /**
- * The server's latest operation time, so a new stream's "now" is fixed once, in the server's clock. A server that does
- * not report one (the local stand-in) gets the wall clock less a little, erring towards an event twice, never lost.
+ * The server's latest operation time, so a new stream's "now" is fixed once, in the server's clock. Replica sets (and
+ * the local stand-in) report it on every reply; a server that reports none (a standalone node) gets the wall clock less
+ * a little, erring towards an event twice, never lost.
  */
 export async function serverOperationTime(client: MongoClient): Promise<{ seconds: number; increment: number }> {
   const reply = await client.db('admin').command({ ping: 1 });

@@ -16,8 +16,8 @@ const MONGO_JAVA_SERVER_VERSION = '1.47.0';
  * MongoDB for the local stack, in tiers: a user's own deployment (MONGODB_URI) is used as it is; otherwise a real
  * `mongod` binary (MONGOD_BINARY, or `mongod` on PATH, e.g. one mongodb-memory-server downloaded) runs as a
  * single-node replica set; otherwise the wire-compatible mongo-java-server stand-in, whose launcher replaces the
- * library's change streams with ones that follow MongoDB's (bounded oplog of STACK_MONGODB_OPLOG_ENTRIES entries); the
- * README lists what still differs.
+ * library's change streams with ones that follow MongoDB's (bounded oplog of STACK_MONGODB_OPLOG_ENTRIES entries);
+ * CONTRIBUTING.md ("The MongoDB stand-in") lists what still differs, and why.
  */
 export function mongodbService(): LocalService {
   const port = ports.mongodb();

@@ -35,7 +35,7 @@ const deadLetterProducer = new LazyProducer(
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
   const metrics = createMetrics('mongo-cdc-sink-dynamodb', { Sink: SINK });
-  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK);
+  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES);
   try {
     return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
       context.getRemainingTimeInMillis(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { parseEnv } from '../../shared/env-config';
 
 export const dynamoSinkEnvShape = {
@@ -6,6 +7,8 @@ export const dynamoSinkEnvShape = {
   /** Topics are "<prefix>.<db>.<collection>": how the sink tells the namespace when an event does not say. */
   SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
+  /** The broker's message.max.bytes: dead letters are sent in requests below it, and larger ones become references. */
+  KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MESSAGE_BYTES),
   SINK_DYNAMODB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   SINK_TOMBSTONE_TTL_SECONDS: z.coerce.number().int().positive().optional(),
   /** The SDK retries throttling and 5xx with adaptive backoff this many times before the batch fails. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 
 export const openSearchSinkEnvShape = {
@@ -14,6 +15,8 @@ export const openSearchSinkEnvShape = {
   SINK_INDEX_BODY: jsonVariable(z.record(z.string(), z.unknown())).optional(),
   SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
+  /** The broker's message.max.bytes: dead letters are sent in requests below it, and larger ones become references. */
+  KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MESSAGE_BYTES),
   SINK_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
   AWS_REGION: z.string().default('us-east-1'),
 };

@@ -45,9 +45,11 @@ export async function handler(event: LambdaKafkaEvent, context: Context): Promis
   const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
   const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES);
   try {
-    return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
+    const summary = await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
       context.getRemainingTimeInMillis(),
     );
+    for (const warning of store.mappingWarnings.splice(0)) logger.warn({ event: 'sink.index-mapping-kept', sink: SINK, warning });
+    return summary;
   } catch (error) {
     await deadLetterProducer.drop();
     throw error;

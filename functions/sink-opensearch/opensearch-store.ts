@@ -3,7 +3,7 @@ import { versionToExternalLong } from '../../shared/event-version';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import type { SearchClient } from './search-client';
-import { indexName, searchDocumentId, toSearchDocument } from './search-document';
+import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, searchDocumentId, toSearchDocument } from './search-document';
 
 export interface OpenSearchStoreOptions {
   /** Index name template with {db} and {coll}; lowercased and cleaned to a valid index name. */
@@ -13,10 +13,39 @@ export interface OpenSearchStoreOptions {
   readonly baseBackoffMs: number;
 }
 
+interface BulkItemError {
+  type?: string;
+  reason?: string;
+  caused_by?: BulkItemError;
+}
+
 interface BulkItemResult {
   status: number;
-  error?: { type?: string; reason?: string };
+  error?: BulkItemError;
 }
+
+/** The whole error chain OpenSearch gave, e.g. "mapper_parsing_exception: failed to parse field [a] ... <- caused by ...". */
+export function fullReason(error: BulkItemError | undefined): string {
+  const parts: string[] = [];
+  for (let cause = error, depth = 0; cause && depth < 10; cause = cause.caused_by, depth++) {
+    parts.push(`${cause.type ?? 'error'}: ${cause.reason ?? 'no reason given'}`);
+  }
+  return parts.length > 0 ? parts.join(' <- caused by ') : 'no reason given';
+}
+
+/** Refusals that come from the document's shape meeting the index mapping, which moving fields aside can resolve. */
+const MAPPING_ERRORS = /mapper_parsing_exception|document_parsing_exception|illegal_argument_exception|strict_dynamic_mapping_exception|number_format_exception|json_parse_exception|x_content_parse_exception/;
+/** At most this many fields are moved aside one by one before the whole document is kept unindexed. */
+const MAX_FIELDS_MOVED = 16;
+
+/** Field paths a mapping refusal names, most specific first: "[a.b]" in "failed to parse field [a.b] of type ...". */
+function fieldsNamed(reason: string): string[] {
+  const names = [...reason.matchAll(/\[([^\[\]]+)\]/g)].map((match) => match[1] ?? '');
+  return [...new Set(names)].filter((name) => name !== '' && name !== 'null' && !/^\d+$/.test(name));
+}
+
+/** A write block (flood-stage disk watermark, an operator's index.blocks.write) lifts by itself or by an operator. */
+const isWriteBlock = (result: BulkItemResult) => result.error?.type === 'cluster_block_exception';
 
 interface BulkResponseBody {
   errors?: boolean;
@@ -35,6 +64,8 @@ const retriableStatus = (status: number) => status === 429 || status >= 500;
 export class OpenSearchStore implements ReportingStore {
   private readonly knownIndices = new Set<string>();
   private readonly indexNames = new Map<string, string>();
+  /** Indices whose existing mapping could not take the sink's required fields; the handler logs them. */
+  readonly mappingWarnings: string[] = [];
 
   constructor(
     private readonly client: SearchClient,
@@ -44,7 +75,10 @@ export class OpenSearchStore implements ReportingStore {
   async apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
     let applied = 0;
     let stale = 0;
+    let fieldsNotIndexed = 0;
     const rejected: RejectedRecord[] = [];
+    const documents = new Map<SinkChange, Record<string, unknown>>();
+    const moved = new Map<SinkChange, number>();
     let pending = [...changes];
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
@@ -55,7 +89,7 @@ export class OpenSearchStore implements ReportingStore {
         await sleep(backoff);
       }
       await this.ensureIndices(pending, remainingMs);
-      const response = await this.bulk(pending, remainingMs);
+      const response = await this.bulk(pending, documents, remainingMs);
       if (!response) continue; // the whole request failed in a retriable way
       const retry: SinkChange[] = [];
       pending.forEach((change, index) => {
@@ -69,22 +103,52 @@ export class OpenSearchStore implements ReportingStore {
           stale++;
         } else if (result.status === 404 && change.kind === 'delete') {
           applied++; // nothing to delete; the external version is recorded all the same
-        } else if (retriableStatus(result.status)) {
+        } else if (retriableStatus(result.status) || isWriteBlock(result)) {
           retry.push(change);
+        } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
+          const fields = this.moveAside(change, documents, moved, fullReason(result.error));
+          if (fields > 0) {
+            fieldsNotIndexed += fields;
+            retry.push(change);
+          } else {
+            rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
+          }
         } else {
           rejected.push({
             record: change.record,
             code: 'STORE_REJECTED',
-            reason: `OpenSearch refused ${change.identity} (${result.status} ${result.error?.type ?? ''}): ${result.error?.reason ?? 'no reason given'}`,
+            reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
           });
         }
       });
       pending = retry;
     }
-    return { applied, stale, rejected };
+    return { applied, stale, rejected, fieldsNotIndexed };
   }
 
-  private async bulk(changes: readonly SinkChange[], remainingMs: () => number): Promise<BulkResponseBody | undefined> {
+  /**
+   * Moves the field a mapping refusal names into the unindexed part of the document, or, when it names none or too
+   * many were moved already, every field but `mongo_id`. Returns how many fields moved (0: nothing left to move).
+   */
+  private moveAside(change: SinkChange, documents: Map<SinkChange, Record<string, unknown>>, moved: Map<SinkChange, number>, reason: string): number {
+    const source = documents.get(change) ?? toSearchDocument(change.document ?? {});
+    documents.set(change, source);
+    const count = moved.get(change) ?? 0;
+    if (count < MAX_FIELDS_MOVED) {
+      const field = fieldsNamed(reason).find((path) => moveToUnindexed(source, path));
+      if (field !== undefined) {
+        moved.set(change, count + 1);
+        return 1;
+      }
+    }
+    if (count >= Number.MAX_SAFE_INTEGER) return 0;
+    const all = moveAllToUnindexed(source);
+    // Everything is aside now: a further refusal cannot be helped by moving fields.
+    moved.set(change, Number.MAX_SAFE_INTEGER);
+    return all;
+  }
+
+  private async bulk(changes: readonly SinkChange[], documents: ReadonlyMap<SinkChange, Record<string, unknown>>, remainingMs: () => number): Promise<BulkResponseBody | undefined> {
     let body = '';
     for (const change of changes) {
       // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
@@ -94,7 +158,7 @@ export class OpenSearchStore implements ReportingStore {
       body +=
         change.kind === 'delete'
           ? `{"delete":${meta}}\n`
-          : `{"index":${meta}}\n${JSON.stringify(toSearchDocument(change.document ?? {}))}\n`;
+          : `{"index":${meta}}\n${JSON.stringify(documents.get(change) ?? toSearchDocument(change.document ?? {}))}\n`;
     }
     let response;
     try {
@@ -121,18 +185,23 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<void> {
-    if (!this.options.indexBody) return;
     for (const change of changes) {
       const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
       const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
       const exists = await this.client.request('HEAD', `/${encodeURIComponent(name)}`, undefined, signal);
       if (exists.status === 404) {
-        const created = await this.client.request('PUT', `/${encodeURIComponent(name)}`, JSON.stringify(this.options.indexBody), signal);
+        const created = await this.client.request('PUT', `/${encodeURIComponent(name)}`, JSON.stringify(indexBodyWith(this.options.indexBody)), signal);
         const alreadyThere = JSON.stringify(created.body).includes('resource_already_exists_exception');
         if (created.status !== 200 && !alreadyThere) {
           throw new CdcError('CONFIG_INVALID', `could not create index ${name} from SINK_INDEX_BODY: HTTP ${created.status} ${JSON.stringify(created.body).slice(0, 500)}`);
         }
+      } else if (exists.status === 200) {
+        // An index made before (or by someone else): add the mappings the sink relies on; a clash is reported, not fatal.
+        const mapped = await this.client.request('PUT', `/${encodeURIComponent(name)}/_mapping`, JSON.stringify(indexBodyWith(undefined).mappings), signal);
+        if (mapped.status !== 200) this.mappingWarnings.push(`index ${name} keeps its own mapping of mongo_id/mongo_unindexed: HTTP ${mapped.status} ${JSON.stringify(mapped.body).slice(0, 300)}`);
+      } else if (retriableStatus(exists.status)) {
+        continue; // not known yet: asked again on the next attempt
       }
       this.knownIndices.add(name);
     }

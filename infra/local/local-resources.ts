@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { deadLetterTopicFor, type StreamConfig } from '../../functions/relay/relay-config';
-import { indexName } from '../../functions/sink-opensearch/search-document';
+import { indexBodyWith, indexName } from '../../functions/sink-opensearch/search-document';
 
 async function tableExists(client: DynamoDBClient, name: string): Promise<boolean> {
   try {
@@ -73,7 +73,7 @@ export async function ensureIndices(
     const response = await fetch(`${opensearchUrl}/${encodeURIComponent(name)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: body ?? '{}',
+      body: JSON.stringify(indexBodyWith(body ? (JSON.parse(body) as Record<string, unknown>) : undefined)),
     });
     // Another process may have created it between the two requests.
     if (!response.ok && !(await response.text()).includes('resource_already_exists_exception')) {

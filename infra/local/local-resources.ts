@@ -39,8 +39,14 @@ export async function ensureTable(client: DynamoDBClient, name: string, hashKey:
 }
 
 /** Every topic the pipeline writes, created up front so the sinks' consumer groups find them at once. */
-export async function ensureTopics(kafka: Kafka, streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): Promise<string[]> {
-  const wanted = new Set<string>([sinkDeadLetterTopic]);
+export async function ensureTopics(
+  kafka: Kafka,
+  streams: readonly StreamConfig[],
+  sinkTopics: ReadonlyArray<string | RegExp>,
+  sinkDeadLetterTopic: string,
+  others: readonly string[] = [],
+): Promise<string[]> {
+  const wanted = new Set<string>([sinkDeadLetterTopic, ...others]);
   for (const stream of streams) wanted.add(deadLetterTopicFor(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
   const admin = kafka.admin();

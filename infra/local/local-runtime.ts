@@ -57,7 +57,7 @@ export class LocalRuntime {
     const created = {
       controlTable: await ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId'),
       reportingTable: this.options.settings.sinks.includes('dynamodb') ? await ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt') : false,
-      topics: await ensureTopics(await this.kafka(), this.options.settings.CDC_STREAMS, this.options.settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'),
+      topics: await ensureTopics(await this.kafka(), this.options.settings.CDC_STREAMS, this.options.settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter', [this.options.settings.SINK_ON_FAILURE_TOPIC]),
       indices: this.options.settings.sinks.includes('opensearch')
         ? await ensureIndices(env.OPENSEARCH_URL ?? '', env.SINK_INDEX_TEMPLATE || 'mongo-cdc-{db}-{coll}', this.options.settings.CDC_STREAMS, env.SINK_INDEX_BODY)
         : [],
@@ -90,11 +90,23 @@ export class LocalRuntime {
       const consumer = new SinkConsumer(
         await this.kafka(),
         groupId,
-        { sink, topics: settings.sinkTopics, batchSize: settings.SINK_BATCH_SIZE, batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000, timeoutMs: 120_000 },
+        {
+          sink,
+          topics: settings.sinkTopics,
+          batchSize: settings.SINK_BATCH_SIZE,
+          batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000,
+          timeoutMs: 120_000,
+          maxRetryAttempts: settings.SINK_MAX_RETRY_ATTEMPTS,
+          onFailureTopic: settings.SINK_ON_FAILURE_TOPIC,
+        },
         handler,
         (report) => {
           this.status.sinkInvoked(report);
           if (report.error) this.options.log({ event: 'local.sink-failed', sink, records: report.records, error: report.error });
+        },
+        (event) => {
+          this.status.consumerEvent(event);
+          this.options.log({ event: `local.sink-consumer-${event.kind}`, sink, detail: event.detail });
         },
       );
       await consumer.start();

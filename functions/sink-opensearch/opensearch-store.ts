@@ -80,9 +80,12 @@ export class OpenSearchStore implements ReportingStore {
     const documents = new Map<SinkChange, Record<string, unknown>>();
     const moved = new Map<SinkChange, number>();
     let pending = [...changes];
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) {
-        const backoff = Math.min(10_000, this.options.baseBackoffMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    // Backoff only after refusals that time can cure (429/5xx, write blocks); fields moved aside are retried at once.
+    let backoffs = 0;
+    let mustWait = false;
+    for (; pending.length > 0; ) {
+      if (mustWait) {
+        const backoff = Math.min(10_000, this.options.baseBackoffMs * 2 ** backoffs++) * (0.5 + Math.random() / 2);
         if (remainingMs() - backoff < 2_000) {
           throw new CdcError('STORE_UNAVAILABLE', `OpenSearch kept refusing ${pending.length} writes (429/5xx) and the time is up`);
         }
@@ -90,7 +93,9 @@ export class OpenSearchStore implements ReportingStore {
       }
       await this.ensureIndices(pending, remainingMs);
       const response = await this.bulk(pending, documents, remainingMs);
+      mustWait = true;
       if (!response) continue; // the whole request failed in a retriable way
+      mustWait = false;
       const retry: SinkChange[] = [];
       pending.forEach((change, index) => {
         const result = Object.values(response.items?.[index] ?? {})[0];
@@ -105,6 +110,7 @@ export class OpenSearchStore implements ReportingStore {
           applied++; // nothing to delete; the external version is recorded all the same
         } else if (retriableStatus(result.status) || isWriteBlock(result)) {
           retry.push(change);
+          mustWait = true;
         } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
           const fields = this.moveAside(change, documents, moved, fullReason(result.error));
           if (fields > 0) {
@@ -135,6 +141,7 @@ export class OpenSearchStore implements ReportingStore {
     documents.set(change, source);
     const count = moved.get(change) ?? 0;
     if (count < MAX_FIELDS_MOVED) {
+      // Only the first name that resolves: the others in a reason are often types ("[long]") or the same field again.
       const field = fieldsNamed(reason).find((path) => moveToUnindexed(source, path));
       if (field !== undefined) {
         moved.set(change, count + 1);

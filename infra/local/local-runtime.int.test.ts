@@ -1,11 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { BSON, type Document, MongoClient } from 'mongodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toAttributeMap } from '../../functions/sink-dynamodb/dynamo-item';
-import { RESERVED_ATTRIBUTES } from '../../functions/sink-dynamodb/dynamo-reporting-store';
-import { indexName, searchDocumentId, toSearchDocument } from '../../functions/sink-opensearch/search-document';
 import { dropTable, localDynamo, localKafka } from '../../test/support/local-clients';
+import { AS_RELAYED, compareCollection } from '../../test/support/store-comparison';
 import { uniqueName } from '../../test/support/unique-name';
 import { endpoints } from '../stack/endpoints';
 import { projectRoot } from '../stack/stack-settings';
@@ -60,23 +58,6 @@ function groupAlive(pid: number): boolean {
     return false;
   }
 }
-
-const exact = { relaxed: false } as const;
-
-/** DynamoDB stores a number's value, not its spelling (Decimal128 "455.40" reads back as "455.4"): compare values. */
-function numbersByValue(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(numbersByValue);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([name, inner]) =>
-      name === 'N' && typeof inner === 'string'
-        ? [name, inner.includes('.') ? inner.replace(/0+$/, '').replace(/\.$/, '') : inner]
-        : [name, numbersByValue(inner)],
-    ),
-  );
-}
-// The relay reads with these options, so the expected store contents are built from MongoDB exactly as it sees it.
-const asRelayed = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
 describe('npm start runs the whole pipeline locally', () => {
   const db = uniqueName('local').replaceAll('-', '_');
@@ -145,34 +126,17 @@ describe('npm start runs the whole pipeline locally', () => {
 
     // Assess 2: every document, exactly, in both stores; deletes are tombstones.
     for (const collection of ['customers', 'orders']) {
-      const truth = await mongo.db(db).collection(collection).find({}, asRelayed).toArray();
+      const truth = await mongo.db(db).collection(collection).find({}, AS_RELAYED).toArray();
       expect(truth.length).toBeGreaterThan(5);
-      const keyOf = (document: Document) => `${db}.${collection}|${BSON.EJSON.stringify({ _id: document._id }, exact)}`;
-
-      const items: Array<Record<string, AttributeValue>> = [];
-      let startKey: Record<string, AttributeValue> | undefined;
-      do {
-        const page = await dynamo.send(new ScanCommand({ TableName: reportingTable, ConsistentRead: true, ExclusiveStartKey: startKey }));
-        items.push(...(page.Items ?? []));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
-      const live = new Map(
-        items
-          .filter((item) => item._ns?.S === `${db}.${collection}` && item._op?.S !== 'delete')
-          .map((item) => [item._key?.S ?? '', Object.fromEntries(Object.entries(item).filter(([name]) => !(RESERVED_ATTRIBUTES as readonly string[]).includes(name)))]),
-      );
-      expect([...live.keys()].sort()).toEqual(truth.map(keyOf).sort());
-      for (const document of truth) expect(numbersByValue(live.get(keyOf(document)))).toEqual(numbersByValue(toAttributeMap(document)));
-
-      const index = indexName(indexTemplate, { db, coll: collection });
-      await fetch(`${endpoints.opensearch()}/${index}/_refresh`, { method: 'POST' });
-      const search = (await (await fetch(`${endpoints.opensearch()}/${index}/_search?size=10000`)).json()) as {
-        hits: { hits: Array<{ _id: string; _source: Record<string, unknown> }> };
-      };
-      const indexed = new Map(search.hits.hits.map((hit) => [hit._id, hit._source]));
-      const idOf = (document: Document) => searchDocumentId(BSON.EJSON.stringify({ _id: document._id }, exact));
-      expect([...indexed.keys()].sort()).toEqual(truth.map(idOf).sort());
-      for (const document of truth) expect(indexed.get(idOf(document))).toEqual(JSON.parse(JSON.stringify(toSearchDocument(document))));
+      const comparison = await compareCollection({
+        db,
+        coll: collection,
+        truth,
+        dynamo: { client: dynamo, table: reportingTable },
+        opensearch: { url: endpoints.opensearch(), indexTemplate },
+      });
+      expect(comparison.dynamodb).toEqual({ missing: [], extra: [], differing: [] });
+      expect(comparison.opensearch).toEqual({ missing: [], extra: [], differing: [] });
     }
   });
 

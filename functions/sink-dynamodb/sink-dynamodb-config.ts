@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
 import { parseEnv } from '../../shared/env-config';
 
 export const dynamoSinkEnvShape = {
   REPORTING_TABLE: z.string().min(1),
-  /** Topics are "<prefix>.<db>.<collection>": how the sink tells the namespace when an event does not say. */
-  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  /** How topics map back to collections, from the relay's own CDC_STREAMS (shared/topic-naming.ts). */
+  ...sinkTopicNamingEnvShape,
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
   /** The broker's message.max.bytes: dead letters are sent in requests below it, and larger ones become references. */
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MESSAGE_BYTES),

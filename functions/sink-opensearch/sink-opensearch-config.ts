@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
 
 export const openSearchSinkEnvShape = {
   OPENSEARCH_URL: z.url(),
@@ -13,7 +14,8 @@ export const openSearchSinkEnvShape = {
   SINK_INDEX_TEMPLATE: z.string().min(1).default('mongo-cdc-{db}-{coll}'),
   /** Settings and mappings for indices the sink creates, e.g. {"mappings":{"properties":{...}}}. */
   SINK_INDEX_BODY: jsonVariable(z.record(z.string(), z.unknown())).optional(),
-  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  /** How topics map back to collections, from the relay's own CDC_STREAMS (shared/topic-naming.ts). */
+  ...sinkTopicNamingEnvShape,
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
   /** The broker's message.max.bytes: dead letters are sent in requests below it, and larger ones become references. */
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MESSAGE_BYTES),

@@ -7,7 +7,8 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
-import { deadLetterTopicFor, type StreamConfig } from '../../functions/relay/relay-config';
+import type { StreamConfig } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { indexBodyWith, indexName } from '../../functions/sink-opensearch/search-document';
 
 async function tableExists(client: DynamoDBClient, name: string): Promise<boolean> {
@@ -47,7 +48,7 @@ export async function ensureTopics(
   others: readonly string[] = [],
 ): Promise<string[]> {
   const wanted = new Set<string>([sinkDeadLetterTopic, ...others]);
-  for (const stream of streams) wanted.add(deadLetterTopicFor(stream));
+  for (const stream of streams) wanted.add(deadLetterTopicOf(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
   const admin = kafka.admin();
   await admin.connect();

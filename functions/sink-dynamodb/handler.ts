@@ -33,7 +33,7 @@ const kafka = lazyKafka(kafkaSettings, logger);
 // Connected only when a batch has something to dead-letter.
 const deadLetters = lazyDeadLetters(
   new LazyProducer(async () => createProducer(await kafka())),
-  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK),
+  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {

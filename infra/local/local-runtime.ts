@@ -89,7 +89,7 @@ export class LocalRuntime {
         releaseAbandonedLocalLeases(this.dynamo, env.CONTROL_TABLE ?? '', settings.CDC_STREAMS.map((stream) => stream.id)),
       ),
       topics: await this.whenAnswering('kafka', 'KAFKA_BROKERS', async () =>
-        ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'), this.logger),
+        ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter', [settings.SINK_ON_FAILURE_TOPIC]), this.logger),
       ),
       indices: settings.sinks.includes('opensearch')
         ? await this.whenAnswering('opensearch', 'OPENSEARCH_URL', () =>
@@ -155,11 +155,23 @@ export class LocalRuntime {
       const consumer = new SinkConsumer(
         await this.kafka(),
         groupId,
-        { sink, topics: settings.sinkTopics, batchSize: settings.SINK_BATCH_SIZE, batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000, timeoutMs: 120_000 },
+        {
+          sink,
+          topics: settings.sinkTopics,
+          batchSize: settings.SINK_BATCH_SIZE,
+          batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000,
+          timeoutMs: 120_000,
+          maxRetryAttempts: settings.SINK_MAX_RETRY_ATTEMPTS,
+          onFailureTopic: settings.SINK_ON_FAILURE_TOPIC,
+        },
         handler,
         (report) => {
           this.status.sinkInvoked(report);
           if (report.error) this.options.log({ event: 'local.sink-failed', sink, records: report.records, error: report.error });
+        },
+        (event) => {
+          this.status.consumerEvent(event);
+          this.options.log({ event: `local.sink-consumer-${event.kind}`, sink, detail: event.detail });
         },
       );
       await consumer.start();

@@ -2,7 +2,7 @@ import type { Admin } from 'kafkajs';
 import type { Checkpoint, DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseLocalOwner } from './local-lease-owner';
 import type { RelayInvocationReport } from './relay-scheduler';
-import type { SinkInvocationReport } from './sink-consumer';
+import type { ConsumerEvent, SinkInvocationReport } from './sink-consumer';
 
 export interface StreamView {
   readonly streamId: string;
@@ -29,6 +29,11 @@ export interface SinkView {
   stale: number;
   deadLettered: number;
   failures: number;
+  /** Times KafkaJS gave up on the consumer, and times a new one took its place. */
+  crashes: number;
+  restarts: number;
+  /** Batches given up on after the retry limit, described on the on-failure topic. */
+  onFailure: number;
   lagRecords?: number;
   lastError?: string;
 }
@@ -46,7 +51,7 @@ export class PipelineStatus {
 
   constructor(streamIds: readonly string[], sinks: readonly string[]) {
     for (const streamId of streamIds) this.streams.set(streamId, { streamId, eventsRelayed: 0, invocations: 0, running: false, changedAt: Date.now() });
-    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0 });
+    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0, crashes: 0, restarts: 0, onFailure: 0 });
   }
 
   relayStarted(streamId: string): void {
@@ -77,6 +82,15 @@ export class PipelineStatus {
     view.applied += report.summary?.applied ?? 0;
     view.stale += report.summary?.stale ?? 0;
     view.deadLettered += report.summary?.deadLettered ?? 0;
+  }
+
+  consumerEvent(event: ConsumerEvent): void {
+    const view = this.sinks.get(event.sink);
+    if (!view) return;
+    if (event.kind === 'crashed') view.crashes++;
+    else if (event.kind === 'restarted') view.restarts++;
+    else view.onFailure++;
+    if (event.kind !== 'restarted') view.lastError = `${event.kind}: ${event.detail}`;
   }
 
   applyCheckpoint(streamId: string, checkpoint: Checkpoint | undefined, now: number): void {
@@ -145,10 +159,10 @@ export class PipelineStatus {
         `${view.streamId.padEnd(17)} ${String(view.eventsRelayed).padStart(7)}   ${seconds(view.lagSeconds).padEnd(9)} ${seconds(view.checkpointAgeSeconds).padEnd(15)} ${String(view.invocations).padStart(11)}  ${state}`,
       );
     }
-    lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures');
+    lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures  restarts  on-failure');
     for (const view of this.sinks.values()) {
       lines.push(
-        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
+        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)} ${String(view.restarts).padStart(9)} ${String(view.onFailure).padStart(11)}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
       );
     }
     return lines.join('\n');

@@ -43,9 +43,11 @@ export function recordsForEvent(
   ordinal: number,
   stream: StreamConfig,
   maxRecordBytes: number,
+  snapshot?: string,
 ): EncodedEvent {
   const topic = topicFor(stream, namespaceOf(event, stream));
-  const encoded = encodeChangeEvent(event, { ordinal });
+  const marks = snapshot === undefined ? {} : { snapshot };
+  const encoded = encodeChangeEvent(event, { ordinal, ...marks });
   const record: OutgoingRecord = { topic, ...encoded };
   const size = recordSize(record);
   if (size <= maxRecordBytes) {
@@ -55,7 +57,7 @@ export function recordsForEvent(
   }
 
   if (stream.oversize === 'trim') {
-    const trimmed = encodeChangeEvent(withoutDocuments(event), { ordinal, trimmed: true });
+    const trimmed = encodeChangeEvent(withoutDocuments(event), { ordinal, trimmed: true, ...marks });
     const trimmedRecord: OutgoingRecord = { topic, ...trimmed };
     const trimmedSize = recordSize(trimmedRecord);
     if (trimmedSize <= maxRecordBytes) return { records: [trimmedRecord], trimmed: true, bytes: trimmedSize };

@@ -11,6 +11,7 @@ import { openChangeSource, serverOperationTime } from './change-source';
 import { DynamoCheckpointStore } from './checkpoint-store';
 import { KafkaRecordProducer } from './record-producer';
 import { parseRelayEnv } from './relay-config';
+import { mongoSnapshotDeps } from './snapshot-deps';
 import { type RelayOutcome, relayStream } from './relay-stream';
 import { resetStream, type RelayInput, streamFor } from './relay-input';
 
@@ -18,10 +19,8 @@ import { resetStream, type RelayInput, streamFor } from './relay-input';
 const env = parseRelayEnv();
 const kafkaSettings = parseKafkaEnv();
 const logger = createLogger('mongo-cdc-relay');
-const store = new DynamoCheckpointStore(
-  new DynamoDBClient(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {}),
-  env.CONTROL_TABLE,
-);
+const dynamo = new DynamoDBClient(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {});
+const store = new DynamoCheckpointStore(dynamo, env.CONTROL_TABLE);
 const kafka = lazyKafka(kafkaSettings, logger);
 const mongoClients = new Map<string, MongoClient>();
 // Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are bounded
@@ -59,6 +58,7 @@ export async function handler(input: RelayInput | undefined, context: Context): 
         serverTime: () => serverOperationTime(mongoClient),
         logger,
         metrics,
+        snapshots: mongoSnapshotDeps(mongoClient, stream, dynamo, env.CONTROL_TABLE),
       },
       stream,
       {

@@ -8,6 +8,7 @@ import type { Checkpoint, CheckpointStore, ClusterPosition, Lease, ResumePoint }
 import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
+import { type SnapshotDeps, SnapshotStep } from './snapshot-step';
 
 export interface RelayDeps {
   readonly store: CheckpointStore;
@@ -18,6 +19,8 @@ export interface RelayDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  /** Initial and requested snapshots, copied between live batches; without it the relay only streams changes. */
+  readonly snapshots?: SnapshotDeps;
 }
 
 export interface RelayLimits {
@@ -35,7 +38,16 @@ export interface Invocation {
 }
 
 export type RelayOutcome =
-  | { status: 'relayed'; events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number }
+  | {
+      status: 'relayed';
+      events: number;
+      batches: number;
+      deadLettered: number;
+      trimmed: number;
+      checkpoints: number;
+      /** Documents copied by a snapshot in this invocation. */
+      snapshotted: number;
+    }
   | { status: 'lease-held'; holder?: string }
   | { status: 'stalled'; code: string; reason: string }
   | { status: 'stopped'; reason: string }
@@ -89,7 +101,7 @@ export async function relayStream(
 
   let source: ChangeSource | undefined;
   let pendingRead: () => Promise<Batch> | undefined = () => undefined;
-  let totals = { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0 };
+  let totals = { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0, snapshotted: 0 };
   try {
     const stored = await store.read(stream.id);
     const checkpoint: Checkpoint = stored ?? {
@@ -114,6 +126,11 @@ export async function relayStream(
     let position = checkpoint.lastEvent;
     let savedToken = resume.kind === 'resumeAfter' || resume.kind === 'startAfter' ? tokenText(resume.token) : '';
     let savedAt = now();
+    const snapshot = deps.snapshots
+      ? new SnapshotStep(deps.snapshots, deps.producer, stream, lease, leaseExpiry, limits.maxRecordBytes, logger, metrics, now)
+      : undefined;
+    // Before a new stream saves its starting point, so a crash in between cannot leave it without its initial copy.
+    await snapshot?.begin(checkpoint.updatedAt === undefined);
     if (resume.kind === 'now') {
       // A new (or reset-to-now) stream records where it starts before relaying anything, so "now" is fixed once.
       resume = await startingPoint(stream, deps, checkpoint.updatedAt === undefined);
@@ -123,6 +140,10 @@ export async function relayStream(
     logger.info({ event: 'relay.start', ...streamLog, resumeKind: resume.kind, lastEvent: position });
 
     const hasTime = () => invocation.remainingMs() > limits.safetyMarginMs;
+    // One snapshot chunk between live batches, while the next live batch is already being read.
+    const copyChunk = async () => {
+      if (snapshot?.active && hasTime()) totals.snapshotted += (await snapshot.copyChunk(hasTime)).documents;
+    };
     const collect = (from: ClusterPosition | undefined) => {
       const reading = collectBatch(activeSource, stream, limits, from, hasTime, now);
       // Settled later, or abandoned when the invocation fails first; never an unhandled rejection.
@@ -149,6 +170,7 @@ export async function relayStream(
           logger.debug({ event: 'relay.idle-checkpoint', ...streamLog });
         }
         if (hasTime()) next = collect(position);
+        await copyChunk();
         continue;
       }
       if (batch.last && !batch.last.invalidate && hasTime()) next = collect(batch.last.position ?? position);
@@ -184,6 +206,7 @@ export async function relayStream(
         deadLettered: totals.deadLettered + batch.deadLettered,
         trimmed: totals.trimmed + batch.trimmed,
         checkpoints: totals.checkpoints + 1,
+        snapshotted: totals.snapshotted,
       };
       const lagSeconds = position ? Math.max(0, now() / 1000 - position.seconds) : undefined;
       logger.info({
@@ -218,6 +241,7 @@ export async function relayStream(
         source = activeSource;
         if (hasTime()) next = collect(position);
       }
+      await copyChunk();
     }
 
     // Leave with the newest token the server gave, so a quiet stream's next run starts where this one ended.

@@ -6,6 +6,7 @@ import { openChangeSource, serverOperationTime } from '../../functions/relay/cha
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { KafkaRecordProducer } from '../../functions/relay/record-producer';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
+import { mongoSnapshotDeps } from '../../functions/relay/snapshot-deps';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
 import { RecordingMetrics } from '../../shared/metrics';
 import { RecordingLogger } from './recording-logger';
@@ -62,6 +63,7 @@ export class RelayHarness {
           serverTime: () => serverOperationTime(this.mongo),
           logger,
           metrics,
+          snapshots: mongoSnapshotDeps(this.mongo, stream, this.dynamo, this.table),
         },
         stream,
         limits,

@@ -25,8 +25,8 @@ export interface ChunkReader {
 /** Values keep their BSON types (Int32 stays Int32, Int64 stays Long), exactly as the change stream reads them. */
 const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
 
-/** BadValue: what a server says about a `$type` alias it does not know. */
-const BAD_VALUE = 2;
+/** MongoDB's own wording (BadValue) for a `$type` alias the server does not know. */
+const UNKNOWN_TYPE_ALIAS = /Unknown type name alias/;
 
 export class MongoChunkReader implements ChunkReader {
   constructor(private readonly client: MongoClient) {}
@@ -64,7 +64,7 @@ export class MongoChunkReader implements ChunkReader {
     try {
       reply = await this.client.db(namespace.db).command(command, RAW_VALUES);
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === BAD_VALUE && cursor.after === undefined && /type/i.test(error.message)) {
+      if (error instanceof MongoServerError && cursor.after === undefined && UNKNOWN_TYPE_ALIAS.test(error.message)) {
         return { documents: [], next: { bracket: cursor.bracket + 1 }, bracketUnsupported: TYPE_BRACKETS[cursor.bracket]?.name ?? '' };
       }
       throw error;

@@ -8,7 +8,11 @@ import { indexName, searchDocumentId, toSearchDocument } from './search-document
 export interface OpenSearchStoreOptions {
   /** Index name template with {db} and {coll}; lowercased and cleaned to a valid index name. */
   readonly indexTemplate: string;
-  /** Optional settings/mappings applied when the sink first writes to an index it has not seen. */
+  /**
+   * Settings/mappings applied when the sink first writes to an index it has not seen. Without one, new indices map
+   * `mongo_id` as a keyword, so `_id`s of different types (numbers, strings, ObjectIds...) share the field instead of
+   * the first document's type deciding it and the others being refused.
+   */
   readonly indexBody?: Record<string, unknown>;
   readonly baseBackoffMs: number;
 }
@@ -22,6 +26,8 @@ interface BulkResponseBody {
   errors?: boolean;
   items?: Array<Record<string, BulkItemResult>>;
 }
+
+export const DEFAULT_INDEX_BODY = { mappings: { properties: { mongo_id: { type: 'keyword' } } } };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const retriableStatus = (status: number) => status === 429 || status >= 500;
@@ -121,14 +127,14 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<void> {
-    if (!this.options.indexBody) return;
+    const indexBody = this.options.indexBody ?? DEFAULT_INDEX_BODY;
     for (const change of changes) {
       const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
       const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
       const exists = await this.client.request('HEAD', `/${encodeURIComponent(name)}`, undefined, signal);
       if (exists.status === 404) {
-        const created = await this.client.request('PUT', `/${encodeURIComponent(name)}`, JSON.stringify(this.options.indexBody), signal);
+        const created = await this.client.request('PUT', `/${encodeURIComponent(name)}`, JSON.stringify(indexBody), signal);
         const alreadyThere = JSON.stringify(created.body).includes('resource_already_exists_exception');
         if (created.status !== 200 && !alreadyThere) {
           throw new CdcError('CONFIG_INVALID', `could not create index ${name} from SINK_INDEX_BODY: HTTP ${created.status} ${JSON.stringify(created.body).slice(0, 500)}`);

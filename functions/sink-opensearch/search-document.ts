@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 
 /*
  * How a MongoDB document becomes an OpenSearch/Elasticsearch source document (a JSON projection for search; the
@@ -10,7 +10,9 @@ import type { Document } from 'mongodb';
  *   Date → ISO-8601 string (OpenSearch maps it as a date); ObjectId → 24 hex digits
  *   Binary → base64 string; Timestamp → { t, i }; regular expression → "/pattern/options"; MinKey/MaxKey → null;
  *   Code → its source text
- * The top-level `_id` becomes `mongo_id` (OpenSearch reserves `_id`); the index's own id is the documentKey.
+ * The top-level `_id` becomes `mongo_id` (OpenSearch reserves `_id`); the index's own id is the documentKey. Every
+ * `_id` of a collection shares that one field, so an `_id` that would map to an object (a sub-document, a Timestamp)
+ * is kept as its canonical Extended JSON text, and new indices map `mongo_id` as a keyword (see opensearch-store.ts).
  */
 export function toSearchValue(value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -69,9 +71,14 @@ function toSearchObject(document: Document): Record<string, unknown> {
   return result;
 }
 
+function searchId(id: unknown): unknown {
+  const value = toSearchValue(id);
+  return value !== null && typeof value === 'object' ? BSON.EJSON.stringify(id as Document, { relaxed: false }) : value;
+}
+
 export function toSearchDocument(document: Document): Record<string, unknown> {
   const { _id: id, ...rest } = document;
-  return { ...(id !== undefined ? { [MONGO_ID_FIELD]: toSearchValue(id) } : {}), ...toSearchObject(rest) };
+  return { ...(id !== undefined ? { [MONGO_ID_FIELD]: searchId(id) } : {}), ...toSearchObject(rest) };
 }
 
 const MAX_ID_BYTES = 512;

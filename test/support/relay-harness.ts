@@ -4,9 +4,12 @@ import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
 import { openChangeSource, serverOperationTime } from '../../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
+import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
 import { KafkaRecordProducer } from '../../functions/relay/record-producer';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import { mongoSnapshotDeps } from '../../functions/relay/snapshot-deps';
+import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
+import type { RecordProducer } from '../../functions/relay/record-producer';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
 import { RecordingMetrics } from '../../shared/metrics';
 import { RecordingLogger } from './recording-logger';
@@ -27,12 +30,24 @@ export class RelayHarness {
   readonly mongo = new MongoClient(endpoints.mongodbUri());
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
+  readonly snapshots = new DynamoSnapshotStore(this.dynamo, this.table);
   private producer: Producer | undefined;
 
   async setUp(): Promise<this> {
     await createControlTable(this.dynamo, this.table);
     await this.mongo.connect();
     return this;
+  }
+
+  /** Creates topics before the relay writes to them, so no test races a broker's topic auto-creation. */
+  async createTopics(...topics: string[]): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   stream(overrides: Record<string, unknown>): StreamConfig {
@@ -42,7 +57,15 @@ export class RelayHarness {
   async run(
     stream: StreamConfig,
     budgetMs: number,
-    options: { owner?: string; limits?: Partial<RelayLimits>; logger?: RecordingLogger; metrics?: RecordingMetrics } = {},
+    options: {
+      owner?: string;
+      limits?: Partial<RelayLimits>;
+      logger?: RecordingLogger;
+      metrics?: RecordingMetrics;
+      /** Lets a test step between the snapshot's reads (changes during a chunk, a drop, a crash). */
+      wrapSnapshots?: (deps: SnapshotDeps) => SnapshotDeps;
+      wrapProducer?: (producer: RecordProducer) => RecordProducer;
+    } = {},
   ): Promise<{ outcome: RelayOutcome; logger: RecordingLogger; metrics: RecordingMetrics; elapsedMs: number }> {
     const logger = options.logger ?? new RecordingLogger();
     const metrics = options.metrics ?? new RecordingMetrics();
@@ -58,12 +81,12 @@ export class RelayHarness {
       const outcome = await relayStream(
         {
           store: this.store,
-          producer: new KafkaRecordProducer(this.producer, limits.maxRecordBytes),
+          producer: (options.wrapProducer ?? ((producer) => producer))(new KafkaRecordProducer(this.producer, limits.maxRecordBytes)),
           openSource: (resume) => openChangeSource(this.mongo, stream, resume, stream.batch.maxWaitMs || 1),
           serverTime: () => serverOperationTime(this.mongo),
           logger,
           metrics,
-          snapshots: mongoSnapshotDeps(this.mongo, stream, this.dynamo, this.table),
+          snapshots: (options.wrapSnapshots ?? ((deps) => deps))(mongoSnapshotDeps(this.mongo, stream, this.dynamo, this.table)),
         },
         stream,
         limits,

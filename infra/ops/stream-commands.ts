@@ -4,6 +4,7 @@ import type { Checkpoint } from '../../functions/relay/checkpoint-store';
 import { classifyMongoError } from '../../shared/errors';
 import type { OpsContext } from './ops-context';
 import { explainFailure, UsageError } from './ops-errors';
+import { readSnapshotStatus, renderSnapshotRows, type SnapshotStatus } from './snapshot-commands';
 
 export interface StreamStatus {
   readonly streamId: string;
@@ -19,6 +20,8 @@ export interface StreamStatus {
   readonly stopped?: Checkpoint['stopped'];
   readonly gaps: Checkpoint['gaps'];
   readonly replays: Checkpoint['replays'];
+  /** Running, requested and finished snapshots (see snapshot-commands.ts). */
+  readonly snapshot?: SnapshotStatus;
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -116,7 +119,8 @@ export async function streamStatus(context: OpsContext, only: string | undefined
     const checkpoint = await store
       .read(stream.id)
       .catch((error: unknown) => Promise.reject(explainFailure(error, `dynamodb:GetItem on table ${context.controlTable()}`)));
-    statuses.push(describeStream(stream, checkpoint, now));
+    const snapshot = checkpoint ? await readSnapshotStatus(context, stream.id, now) : undefined;
+    statuses.push({ ...describeStream(stream, checkpoint, now), ...(snapshot ? { snapshot } : {}) });
   }
   return statuses;
 }
@@ -237,6 +241,7 @@ export function renderStatus(statuses: readonly StreamStatus[]): string {
     if (status.stopped) row('STOPPED', `${status.stopped.reason} (since ${status.stopped.at})`);
     for (const gap of status.gaps) row('gap', `${gap.from ?? 'start'} -> ${gap.to}, reset by ${gap.by} at ${gap.at}`);
     for (const replay of status.replays) row('replay', `from ${replay.from}, by ${replay.by} at ${replay.at}`);
+    lines.push(...renderSnapshotRows(status.snapshot));
     return lines.join('\n');
   });
   return blocks.join('\n\n');

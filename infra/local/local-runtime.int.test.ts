@@ -134,6 +134,10 @@ describe('npm start runs the whole pipeline locally', () => {
     expect(stopMs).toBeLessThan(20_000);
     expect(first.lines.find((line) => line.event === 'local.stopping')).toMatchObject({ reason: 'SIGINT' });
     expect(first.lines.map((line) => line.event)).toContain('local.stopped');
+    // The demo started with existing documents, which the initial snapshots copy (progress shown per stream).
+    expect(first.lines.find((line) => line.event === 'local.demo-seeded')).toMatchObject({ documents: 3_000 });
+    const snapshotShown = (line: Record<string, unknown>) => (line.streams as Array<{ snapshot?: string }> | undefined)?.some((stream) => stream.snapshot);
+    expect(first.lines.some((line) => line.event === 'local.status' && snapshotShown(line))).toBe(true);
     const control = (await dynamo.send(new ScanCommand({ TableName: controlTable, ConsistentRead: true }))).Items ?? [];
     expect(control.map((item) => item.streamId?.S).sort()).toEqual([`${db}-customers`, `${db}-orders`]);
     for (const item of control) expect(item.leaseOwner).toBeUndefined();

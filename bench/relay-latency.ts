@@ -1,11 +1,11 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
-import { openChangeSource, serverOperationTime } from '../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../functions/relay/checkpoint-store';
-import { KafkaRecordProducer } from '../functions/relay/record-producer';
 import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
+import { relayDeps } from '../functions/relay/relay-wiring';
+import { createProducer } from '../shared/kafka-client';
 import type { Logger } from '../shared/logger';
 import { RecordingMetrics } from '../shared/metrics';
 import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
@@ -41,7 +41,8 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
   await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
   await admin.disconnect();
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // The deployed producer (shared/kafka-client.ts), so the benchmark measures what runs in Lambda.
+  const producer = createProducer(kafka);
   await producer.connect();
   const consumer = kafka.consumer({ groupId: uniqueName('latency-group'), maxWaitTimeInMs: 20 });
   await consumer.connect();
@@ -61,14 +62,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
   const totalMs = options.seconds * 1000;
   const relayDeadline = Date.now() + totalMs + 5_000;
   const relay = relayStream(
-    {
-      store,
-      producer: new KafkaRecordProducer(producer, 1_048_588),
-      openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs),
-      serverTime: () => serverOperationTime(mongo),
-      logger: quiet,
-      metrics,
-    },
+    relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: quiet, metrics }),
     stream,
     { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 500, leaseGraceMs: 1_000 },
     { owner: 'latency', remainingMs: () => relayDeadline - Date.now() },

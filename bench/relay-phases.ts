@@ -2,13 +2,16 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { BSON, type ChangeStreamDocument, MongoClient } from 'mongodb';
+import { type ChangeStreamDocument, MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
-import { openChangeSource, serverOperationTime } from '../functions/relay/change-source';
+import { openChangeSource } from '../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../functions/relay/checkpoint-store';
 import { KafkaRecordProducer, type OutgoingRecord } from '../functions/relay/record-producer';
 import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
+import { relayDeps } from '../functions/relay/relay-wiring';
+import { createProducer } from '../shared/kafka-client';
+import { resumeTokenText } from '../shared/stream-position';
 import { encodeChangeEvent } from '../shared/record-format';
 import type { Logger } from '../shared/logger';
 import { RecordingMetrics } from '../shared/metrics';
@@ -47,7 +50,8 @@ async function main(): Promise<void> {
   const mongo = new MongoClient(endpoints.mongodbUri());
   await mongo.connect();
   const kafka = localKafka('bench');
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // The deployed producer (shared/kafka-client.ts), so the benchmark measures what runs in Lambda.
+  const producer = createProducer(kafka);
   const started = Date.now();
   let events = args.events;
 
@@ -61,7 +65,7 @@ async function main(): Promise<void> {
     });
     await producer.connect();
     const sendStarted = Date.now();
-    const sender = new KafkaRecordProducer(producer, 1_048_588);
+    const sender = new KafkaRecordProducer(async () => producer, 1_048_588);
     for (let index = 0; index < records.length; index += BATCH) await sender.send(records.slice(index, index + BATCH));
     report({ events, ms: Date.now() - sendStarted });
     return;
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
       await dynamo.send(
         new PutItemCommand({
           TableName: args.table,
-          Item: { streamId: { S: args.streamId }, resumeValue: { S: BSON.EJSON.stringify(event._id) } },
+          Item: { streamId: { S: args.streamId }, resumeValue: { S: resumeTokenText(event._id) } },
         }),
       );
     });
@@ -94,14 +98,7 @@ async function main(): Promise<void> {
     while (relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
-        {
-          store,
-          producer: new KafkaRecordProducer(producer, 1_048_588),
-          openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs),
-          serverTime: () => serverOperationTime(mongo),
-          logger: quiet,
-          metrics,
-        },
+        relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: quiet, metrics }),
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.

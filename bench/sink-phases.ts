@@ -12,6 +12,7 @@ import { indexName, searchDocumentId, toSearchDocument } from '../functions/sink
 import type { SourceRecord } from '../shared/lambda-kafka-event';
 import { encodeChangeEvent } from '../shared/record-format';
 import { prepareBatch } from '../shared/sink-batch';
+import { prefixNaming } from '../shared/topic-naming';
 import { localDynamo } from '../test/support/local-clients';
 
 interface PhaseArgs {
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
     await inPool(bodies, 64, put);
   } else if (args.phase === 'dynamo-sink') {
     const store = new DynamoReportingStore(localDynamo(), { table: args.table, concurrency: Number(process.env.BENCH_DYNAMO_CONCURRENCY ?? 16) });
-    for (const batch of batches) await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+    for (const batch of batches) await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
   } else if (args.phase === 'search-raw') {
     const bodies = batches.map((batch) =>
       batch
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
   } else {
     const store = new OpenSearchStore(search, { indexTemplate: `${args.indexTemplate}-sink`, baseBackoffMs: 100 });
     for (const batch of batches) {
-      const outcome = await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+      const outcome = await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
       if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);
     }
   }

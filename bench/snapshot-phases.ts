@@ -50,7 +50,7 @@ async function runSnapshot(mongo: MongoClient, whileRunning?: () => boolean): Pr
     const outcome = await relayStream(
       {
         store: new DynamoCheckpointStore(dynamo, args.table),
-        producer: new KafkaRecordProducer(producer, 1_048_588),
+        producer: new KafkaRecordProducer(async () => producer, 1_048_588),
         openSource: (resume) => openChangeSource(mongo, config, resume, config.batch.maxWaitMs),
         serverTime: () => serverOperationTime(mongo),
         logger: quiet,
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     }
     const producer = localKafka('bench-produce').producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    const sender = new KafkaRecordProducer(producer, 1_048_588);
+    const sender = new KafkaRecordProducer(async () => producer, 1_048_588);
     const clock = Date.now();
     const cpuNow = process.cpuUsage();
     for (let index = 0; index < records.length; index += 1000) await sender.send(records.slice(index, index + 1000));

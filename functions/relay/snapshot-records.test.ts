@@ -1,6 +1,6 @@
 import { Int32, Long, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { compareVersions, versionOf } from '../../shared/event-version';
+import { comparePositions, positionAt } from '../../shared/stream-position';
 import { decodeRecord, HEADERS } from '../../shared/record-format';
 import { streamSchema } from './relay-config';
 import { recordsForCopy, SNAPSHOT_ORDINAL } from './snapshot-records';
@@ -35,12 +35,12 @@ describe('snapshot records', () => {
   it('rank above every change at T and below every change after T', () => {
     // Prepare
     const copy = { seconds: at.seconds, increment: at.increment, ordinal: SNAPSHOT_ORDINAL };
-    const atT = versionOf(new Timestamp({ t: at.seconds, i: at.increment }), 40);
-    const afterT = versionOf(new Timestamp({ t: at.seconds, i: at.increment + 1 }), 0);
+    const atT = positionAt(new Timestamp({ t: at.seconds, i: at.increment }), 40);
+    const afterT = positionAt(new Timestamp({ t: at.seconds, i: at.increment + 1 }), 0);
 
     // Assess
-    expect(compareVersions(copy, atT)).toBe(1);
-    expect(compareVersions(copy, afterT)).toBe(-1);
+    expect(comparePositions(copy, atT)).toBe(1);
+    expect(comparePositions(copy, afterT)).toBe(-1);
   });
 
   it('follow the oversize policy: dead-lettered whole, or trimmed to the key', () => {

@@ -90,7 +90,6 @@ describe('snapshots against real services', () => {
     await items.insertMany(ids.map((id, index) => ({ _id: id, n: index, state: 'original' })));
     // The sinks recognise "mongo-cdc.<db>.<coll>" topics, which name the namespace where the stand-in's events lack ns.
     const stream = harness.stream({ database: db, collection: 'items', topicPrefix: 'mongo-cdc', snapshotChunkDocuments: 4 });
-    await harness.createTopics(`${stream.topicPrefix}.${db}.items`);
     const touched: string[] = [];
     // Around every chunk: between T and the read, update one document the chunk will hold and delete another; between
     // the read and Kafka, update and delete two of the documents just read. Every one of those changes is after T.
@@ -175,7 +174,6 @@ describe('snapshots against real services', () => {
     const db = uniqueName('snap-never');
     await harness.mongo.db(db).collection<AnyId>('items').insertMany([{ _id: 1 }, { _id: 2 }]);
     const stream = harness.stream({ database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshot: 'never' });
-    await harness.createTopics(`${stream.topicPrefix}.${db}.items`);
 
     // Act
     await harness.run(stream, 1_500);
@@ -197,7 +195,6 @@ describe('snapshots against real services', () => {
     const items = harness.mongo.db(db).collection<AnyId>('items');
     await items.insertMany(Array.from({ length: 40 }, (_, index) => ({ _id: index })));
     const stream = harness.stream({ database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10 });
-    await harness.createTopics(`${stream.topicPrefix}.${db}.items`);
     let chunks = 0;
     const stopAfterTwo = (deps: SnapshotDeps): SnapshotDeps => ({
       ...deps,
@@ -237,7 +234,6 @@ describe('snapshots against real services', () => {
     const items = harness.mongo.db(db).collection<AnyId>('items');
     await items.insertMany(Array.from({ length: 30 }, (_, index) => ({ _id: index })));
     const stream = harness.stream({ database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10, onInvalidate: 'continue' });
-    await harness.createTopics(`${stream.topicPrefix}.${db}.items`);
     let copiedSome = false;
     let dropped = false;
     const dropAfterFirst = (deps: SnapshotDeps): SnapshotDeps => ({

@@ -5,7 +5,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CdcError } from '../../shared/errors';
-import { versionToSortableString } from '../../shared/event-version';
+import { positionKey } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import { toAttributeMap } from './dynamo-item';
@@ -65,7 +65,7 @@ export class DynamoReportingStore implements ReportingStore {
             Item: item,
             ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
             ExpressionAttributeNames: { '#key': '_key', '#version': '_version' },
-            ExpressionAttributeValues: { ':version': { S: versionToSortableString(change.version) } },
+            ExpressionAttributeValues: { ':version': { S: positionKey(change.version) } },
           }),
           { abortSignal: AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)) },
         );
@@ -103,7 +103,7 @@ export class DynamoReportingStore implements ReportingStore {
   private itemFor(change: SinkChange): Record<string, AttributeValue> {
     const meta: Record<string, AttributeValue> = {
       _key: { S: change.identity },
-      _version: { S: versionToSortableString(change.version) },
+      _version: { S: positionKey(change.version) },
       _op: { S: change.operationType },
       _ns: { S: `${change.namespace.db}.${change.namespace.coll}` },
       _syncedAt: { S: new Date().toISOString() },

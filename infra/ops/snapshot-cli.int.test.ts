@@ -30,7 +30,6 @@ describe('mongo-cdc snapshot against the local stack', () => {
 
   beforeAll(async () => {
     await relay.setUp();
-    await relay.createTopics(`mongo-cdc.${db}.orders`);
   });
   afterAll(async () => {
     await relay.tearDown();

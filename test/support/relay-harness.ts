@@ -2,15 +2,15 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka, Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
-import { openChangeSource, serverOperationTime } from '../../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
-import { KafkaRecordProducer } from '../../functions/relay/record-producer';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
-import { mongoSnapshotDeps } from '../../functions/relay/snapshot-deps';
 import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
 import type { RecordProducer } from '../../functions/relay/record-producer';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
+import { relayDeps } from '../../functions/relay/relay-wiring';
+import { createProducer } from '../../shared/kafka-client';
+import { deadLetterTopicOf, topicsOfStream } from '../../shared/topic-naming';
 import { RecordingMetrics } from '../../shared/metrics';
 import { RecordingLogger } from './recording-logger';
 import { createControlTable, dropTable, localDynamo, localKafka } from './local-clients';
@@ -39,17 +39,6 @@ export class RelayHarness {
     return this;
   }
 
-  /** Creates topics before the relay writes to them, so no test races a broker's topic auto-creation. */
-  async createTopics(...topics: string[]): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
-  }
-
   stream(overrides: Record<string, unknown>): StreamConfig {
     return streamSchema.parse({ id: uniqueName('stream'), ...overrides });
   }
@@ -70,33 +59,67 @@ export class RelayHarness {
     const logger = options.logger ?? new RecordingLogger();
     const metrics = options.metrics ?? new RecordingMetrics();
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    // Topics exist and the producer is connected before the clock starts, as in a deployed stage: the budget is the
+    // relay's own, and no test races a topic's creation.
+    await this.ensureTopics(stream);
+    await this.connectedProducer();
     const started = Date.now();
     const deadline = started + budgetMs;
-    if (!this.producer) {
-      // Few, short retries: the broker-outage test wants the failure promptly, as the handler's producer gives it.
-      this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 2, maxRetryTime: 2_000 } });
-      await this.producer.connect();
-    }
     try {
-      const outcome = await relayStream(
-        {
-          store: this.store,
-          producer: (options.wrapProducer ?? ((producer) => producer))(new KafkaRecordProducer(this.producer, limits.maxRecordBytes)),
-          openSource: (resume) => openChangeSource(this.mongo, stream, resume, stream.batch.maxWaitMs || 1),
-          serverTime: () => serverOperationTime(this.mongo),
-          logger,
-          metrics,
-          snapshots: (options.wrapSnapshots ?? ((deps) => deps))(mongoSnapshotDeps(this.mongo, stream, this.dynamo, this.table)),
-        },
+      const wired = relayDeps({
+        store: this.store,
+        producer: () => this.connectedProducer(),
+        mongo: this.mongo,
         stream,
-        limits,
-        { owner: options.owner ?? uniqueName('invocation'), remainingMs: () => deadline - Date.now() },
-      );
+        maxRequestBytes: limits.maxRecordBytes,
+        logger,
+        metrics,
+        control: { dynamo: this.dynamo, table: this.table },
+      });
+      const deps = {
+        ...wired,
+        producer: options.wrapProducer ? options.wrapProducer(wired.producer) : wired.producer,
+        ...(wired.snapshots && options.wrapSnapshots ? { snapshots: options.wrapSnapshots(wired.snapshots) } : {}),
+      };
+      const outcome = await relayStream(deps, stream, limits, {
+        owner: options.owner ?? uniqueName('invocation'),
+        remainingMs: () => deadline - Date.now(),
+      });
       return { outcome, logger, metrics, elapsedMs: Date.now() - started };
     } catch (error) {
       await this.resetProducer();
       throw error;
     }
+  }
+
+  private readonly createdTopics = new Set<string>();
+
+  /** The stream's known topics (its collection topic and dead-letter topic), created with their leaders elected. */
+  private async ensureTopics(stream: StreamConfig): Promise<void> {
+    const known = [...topicsOfStream(stream, stream), deadLetterTopicOf(stream)].filter(
+      (topic): topic is string => typeof topic === 'string' && !this.createdTopics.has(topic),
+    );
+    if (known.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = known.filter((topic) => !existing.has(topic));
+      if (missing.length > 0) await admin.createTopics({ topics: missing.map((topic) => ({ topic })), waitForLeaders: true });
+      for (const topic of known) this.createdTopics.add(topic);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async connectedProducer(): Promise<Producer> {
+    if (!this.producer) {
+      // Few, short retries: the broker-outage test wants the failure promptly, as the handler's producer gives it.
+      const producer = createProducer(this.kafka, { retries: 2, maxRetryTime: 2_000 });
+      await producer.connect();
+      this.producer = producer;
+    }
+    return this.producer;
   }
 
   async resetProducer(): Promise<void> {

@@ -20,6 +20,8 @@ export interface ChunkReader {
   /** The server's operation time now: read just before the chunk, so everything committed up to it is in the copy. */
   readPoint(): Promise<ReadPoint>;
   read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, filter?: Document): Promise<Chunk>;
+  /** Whether the collection holds any document, read at or after T: one indexed probe instead of every bracket. */
+  hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
 }
 
 /** Values keep their BSON types (Int32 stays Int32, Int64 stays Long), exactly as the change stream reads them. */
@@ -27,6 +29,14 @@ const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: 
 
 /** MongoDB's own wording (BadValue) for a `$type` alias the server does not know. */
 const UNKNOWN_TYPE_ALIAS = /Unknown type name alias/;
+
+/**
+ * Majority read at or after T: the copy holds every change committed up to T that the change stream can deliver, and
+ * nothing that could still roll back. Only meaningful where the server keeps cluster time.
+ */
+function readConcernAfter(at: ReadPoint): Document {
+  return at.fromServer ? { readConcern: { level: 'majority', afterClusterTime: new Timestamp({ t: at.seconds, i: at.increment }) } } : {};
+}
 
 export class MongoChunkReader implements ChunkReader {
   constructor(private readonly client: MongoClient) {}
@@ -39,6 +49,14 @@ export class MongoChunkReader implements ChunkReader {
     // A server that reports no operation time (the local stand-in, a single node without oplog clock) gets the wall
     // clock less a margin: a time before the read, so later changes still supersede the copy, never the reverse.
     return { seconds: Math.floor(Date.now() / 1000) - 2, increment: 0, fromServer: false };
+  }
+
+  async hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean> {
+    const reply = await this.client.db(namespace.db).command(
+      { find: namespace.coll, filter: {}, projection: { _id: 1 }, limit: 1, singleBatch: true, ...readConcernAfter(at) },
+      RAW_VALUES,
+    );
+    return ((reply.cursor?.firstBatch ?? []) as Document[]).length > 0;
   }
 
   async read(
@@ -55,11 +73,7 @@ export class MongoChunkReader implements ChunkReader {
       limit,
       batchSize: limit,
     };
-    // Majority read at or after T: the copy holds every change committed up to T that the change stream can deliver,
-    // and nothing that could still roll back. Only meaningful where the server keeps cluster time.
-    if (at.fromServer) {
-      command.readConcern = { level: 'majority', afterClusterTime: new Timestamp({ t: at.seconds, i: at.increment }) };
-    }
+    Object.assign(command, readConcernAfter(at));
     let reply: Document;
     try {
       reply = await this.client.db(namespace.db).command(command, RAW_VALUES);

@@ -49,6 +49,9 @@ class MemoryReader implements ChunkReader {
   async readPoint(): Promise<ReadPoint> {
     return { seconds: 1_800_000_000, increment: 1, fromServer: true };
   }
+  async hasDocuments(): Promise<boolean> {
+    return this.documents.length > 0;
+  }
   async read(_ns: { db: string; coll: string }, cursor: KeyCursor, limit: number): Promise<Chunk> {
     if (cursor.bracket !== 2) return { documents: [], next: { bracket: cursor.bracket + 1 } };
     const after = cursor.after === undefined ? -Infinity : Number(JSON.parse(cursor.after).$numberInt);

@@ -6,8 +6,8 @@ import type { Metrics } from '../../shared/metrics';
 import type { Lease } from './checkpoint-store';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
-import { isFinished, START } from './snapshot-plan';
-import type { ChunkReader } from './snapshot-reader';
+import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
+import type { Chunk, ChunkReader } from './snapshot-reader';
 import { recordsForCopy } from './snapshot-records';
 import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
 import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
@@ -129,7 +129,11 @@ export class SnapshotStep {
       const [db, coll] = splitNamespace(current);
       const readStarted = this.now();
       const at = await this.deps.reader.readPoint();
-      const chunk = await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
+      // A collection found empty after T needs no bracket walk: whatever is written to it later is after T, in the stream.
+      const empty = progress.cursor.bracket === START.bracket && progress.cursor.after === undefined && !(await this.deps.reader.hasDocuments({ db, coll }, at));
+      const chunk: Chunk = empty
+        ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
+        : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
       readMs += this.now() - readStarted;
       readAt = `${at.seconds}.${at.increment}`;
       if (chunk.bracketUnsupported) {

@@ -97,6 +97,7 @@ describe('snapshots against real services', () => {
       ...deps,
       reader: {
         readPoint: () => deps.reader.readPoint(),
+        hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
         read: async (ns, cursor, limit, at, filter) => {
           // The stand-in rejects the deprecated types' brackets; the reader skips them as it will.
           const upcoming = await items.find(chunkFilter(cursor, filter)).sort({ _id: 1 }).limit(limit).toArray().catch(() => []);
@@ -200,6 +201,7 @@ describe('snapshots against real services', () => {
       ...deps,
       reader: {
         readPoint: () => deps.reader.readPoint(),
+        hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
         read: async (ns, cursor, ...rest) => {
           // The number bracket holds every document here: let two chunks of it through, then drop the container.
           if (cursor.bracket === 2 && ++chunks > 2) throw new Error('container dropped');
@@ -240,6 +242,7 @@ describe('snapshots against real services', () => {
       ...deps,
       reader: {
         readPoint: () => deps.reader.readPoint(),
+        hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
         read: async (...args) => {
           if (copiedSome && !dropped) {
             dropped = true;

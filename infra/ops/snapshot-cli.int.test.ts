@@ -53,6 +53,7 @@ describe('mongo-cdc snapshot against the local stack', () => {
           ...deps,
           reader: {
             readPoint: () => deps.reader.readPoint(),
+            hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
             read: async (ns, cursor, ...rest) => {
               if (cursor.bracket === 2 && ++reads > 2) throw new Error('container dropped');
               return deps.reader.read(ns, cursor, ...rest);

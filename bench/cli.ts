@@ -7,7 +7,7 @@ import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
-import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
+import { createControlTable, createReportingTable, dropTable, localDynamo, localKafka } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
 import { codecBenchmark } from './codec-bench';
 import { measureLatency } from './relay-latency';
@@ -99,6 +99,80 @@ async function relayBenchmark(): Promise<void> {
   dynamo.destroy();
 }
 
+interface SnapshotPhaseResult extends PhaseResult {
+  cpuMicros: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  maxMs?: number;
+  liveWritten?: number;
+  liveSeen?: number;
+}
+
+/**
+ * npm run bench -- snapshot: copying BENCH_SNAPSHOT_DOCUMENTS (200,000) existing ~1 KiB documents against a bare find
+ * and a bare produce of the same records, measured in one run; then the live stream's latency while a snapshot runs.
+ */
+async function snapshotBenchmark(): Promise<void> {
+  if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
+  if (!external.mongodb() && (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in') {
+    console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
+    await stackDown(() => undefined, ['mongodb']);
+    await stackUp(() => undefined, ['mongodb']);
+  }
+  const total = Number(process.env.BENCH_SNAPSHOT_DOCUMENTS ?? 200_000);
+  const rate = Number(process.env.BENCH_SNAPSHOT_LIVE_RATE ?? 500);
+  const mongo = new MongoClient(endpoints.mongodbUri());
+  const dynamo = localDynamo();
+  const db = uniqueName('bench-snap');
+  console.log(`inserting ${total} documents of about 1 KiB into ${db}.orders ...`);
+  const collection = mongo.db(db).collection('orders');
+  for (let index = 0; index < total; index += 1000) {
+    await collection.insertMany(Array.from({ length: Math.min(1000, total - index) }, (_, offset) => document(index + offset)));
+  }
+  const kafka = localKafka('bench-snapshot');
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = { produce: uniqueName('bench-snap-produce'), snapshot: uniqueName('bench-snap'), latency: uniqueName('bench-snap-latency') };
+  await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await admin.disconnect();
+  const tables: string[] = [];
+  const phase = async (name: string, topic: string, extra: Record<string, unknown> = {}, nodeFlags: string[] = []) => {
+    const table = uniqueName('bench-snap-control');
+    tables.push(table);
+    await createControlTable(dynamo, table);
+    console.log(`phase: ${name} ...`);
+    return runPhase(name, { db, collection: 'orders', documents: total, topic, table, streamId: uniqueName('bench-snap'), ...extra }, nodeFlags, 'snapshot-phases.ts') as SnapshotPhaseResult;
+  };
+  const find = await phase('find', 'unused');
+  const produce = await phase('produce', topics.produce);
+  const snapshot = await phase('snapshot', topics.snapshot, {}, RELAY_NODE_FLAGS);
+  const latency = await phase('latency', topics.latency, { rate }, RELAY_NODE_FLAGS);
+
+  const perSecond = (result: PhaseResult) => (result.events / result.ms) * 1000;
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  const cpuPer = (result: SnapshotPhaseResult) => (result.cpuMicros / Math.max(1, result.events)).toFixed(0);
+  console.log('\n| phase | documents | seconds | documents/s | CPU µs/document | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, result] of [
+    ['bare find cursor (_id order, raw BSON)', find],
+    ['bare kafkajs produce of the snapshot records (1000/batch)', produce],
+    ['mongo-cdc snapshot (relay, defaults)', snapshot],
+    [`mongo-cdc snapshot with ${rate} live changes/s`, latency],
+  ] as const) {
+    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${perSecond(result).toFixed(0)} | ${cpuPer(result)} | ${mib(result.maxRssBytes)} |`);
+  }
+  console.log(`\nsnapshot / min(bare find, bare produce) = ${(perSecond(snapshot) / Math.min(perSecond(find), perSecond(produce))).toFixed(2)}  (target >= 0.7)`);
+  console.log(
+    `live commit -> Kafka latency at ${rate}/s during a snapshot (${latency.liveSeen} of ${latency.liveWritten} changes): ` +
+      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 2000)`,
+  );
+  console.log(`snapshot peak RSS = ${mib(snapshot.maxRssBytes)} MiB  (target < 256)`);
+
+  await mongo.db(db).dropDatabase();
+  await mongo.close();
+  for (const table of tables) await dropTable(dynamo, table);
+  dynamo.destroy();
+}
+
 async function sinksBenchmark(): Promise<void> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
   const events = Number(process.env.BENCH_SINK_EVENTS ?? 100_000);
@@ -148,8 +222,9 @@ async function main(): Promise<void> {
   if (which === 'relay') await relayBenchmark();
   else if (which === 'sinks') await sinksBenchmark();
   else if (which === 'codec') codecBenchmark();
+  else if (which === 'snapshot') await snapshotBenchmark();
   else {
-    console.error('usage: npm run bench -- relay|sinks|codec');
+    console.error('usage: npm run bench -- relay|sinks|codec|snapshot');
     process.exit(2);
   }
 }

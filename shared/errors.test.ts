@@ -37,6 +37,7 @@ describe('CdcError', () => {
     ['CHANGE_STREAM_HISTORY_LOST', false],
     ['RECORD_MALFORMED', false],
     ['STORE_UNAVAILABLE', true],
+    ['SNAPSHOT_RUNNING', true],
   ] as const)('marks %s retriable=%s', (code, retriable) => {
     expect(new CdcError(code, 'x').retriable).toBe(retriable);
   });

@@ -1,6 +1,8 @@
 import type { Admin } from 'kafkajs';
 import type { Checkpoint, DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseLocalOwner } from './local-lease-owner';
+import type { SnapshotRecord, SnapshotStore } from '../../functions/relay/snapshot-store';
+import { describeSnapshot, snapshotProgressLine } from '../ops/snapshot-commands';
 import type { RelayInvocationReport } from './relay-scheduler';
 import type { ConsumerEvent, SinkInvocationReport } from './sink-consumer';
 
@@ -19,6 +21,10 @@ export interface StreamView {
   heldBy?: string;
   /** When eventsRelayed last changed, for drain detection. */
   changedAt: number;
+  /** A running snapshot's progress (namespace, copied of estimated, rate, ETA), or the last one's result. */
+  snapshot?: string;
+  /** A snapshot is asked for or copying: the pipeline is not drained until it finished. */
+  snapshotRunning?: boolean;
 }
 
 export interface SinkView {
@@ -107,9 +113,28 @@ export class PipelineStatus {
     else delete view.stalled;
   }
 
-  async refresh(store: DynamoCheckpointStore, admin: Admin, groups: ReadonlyMap<string, string>, topics: () => Promise<string[]>): Promise<void> {
+  applySnapshot(streamId: string, record: SnapshotRecord, now: number): void {
+    const view = this.streams.get(streamId);
+    if (!view) return;
+    const status = describeSnapshot(record, new Date(now));
+    const last = status.runs.at(-1);
+    view.snapshotRunning = Boolean(status.running || status.requested);
+    if (status.running) view.snapshot = snapshotProgressLine(status.running);
+    else if (status.requested) view.snapshot = `${status.requested.id} asked for by ${status.requested.by}`;
+    else if (last) view.snapshot = `done: ${last.documents} documents copied, finished ${last.finishedAt}`;
+    else delete view.snapshot;
+  }
+
+  async refresh(
+    store: DynamoCheckpointStore,
+    admin: Admin,
+    groups: ReadonlyMap<string, string>,
+    topics: () => Promise<string[]>,
+    snapshots?: SnapshotStore,
+  ): Promise<void> {
     const now = Date.now();
     for (const streamId of this.streams.keys()) this.applyCheckpoint(streamId, await store.read(streamId), now);
+    if (snapshots) for (const streamId of this.streams.keys()) this.applySnapshot(streamId, await snapshots.readSnapshots(streamId), now);
     const consumed = await topics();
     for (const [sink, groupId] of groups) {
       const view = this.sinks.get(sink);
@@ -133,7 +158,7 @@ export class PipelineStatus {
    */
   drained(quietMs: number, now = Date.now()): boolean {
     const relaysQuiet = [...this.streams.values()].every(
-      (view) => view.running && (view.runningSince ?? now) <= now - quietMs && view.changedAt <= now - quietMs,
+      (view) => view.running && !view.snapshotRunning && (view.runningSince ?? now) <= now - quietMs && view.changedAt <= now - quietMs,
     );
     return relaysQuiet && [...this.sinks.values()].every((view) => view.lagRecords === 0);
   }
@@ -159,6 +184,7 @@ export class PipelineStatus {
         `${view.streamId.padEnd(17)} ${String(view.eventsRelayed).padStart(7)}   ${seconds(view.lagSeconds).padEnd(9)} ${seconds(view.checkpointAgeSeconds).padEnd(15)} ${String(view.invocations).padStart(11)}  ${state}`,
       );
     }
+    for (const view of this.streams.values()) if (view.snapshot) lines.push(`snapshot of ${view.streamId}: ${view.snapshot}`);
     lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures  restarts  on-failure');
     for (const view of this.sinks.values()) {
       lines.push(

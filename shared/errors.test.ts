@@ -47,7 +47,7 @@ describe('CdcError', () => {
     const codes = Object.keys(ERROR_CATALOGUE) as CdcErrorCode[];
 
     // Assess
-    expect(codes).toHaveLength(16);
+    expect(codes).toHaveLength(17);
     for (const code of codes) {
       expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(20);
       expect(ERROR_CATALOGUE[code].recovery.length, code).toBeGreaterThan(10);

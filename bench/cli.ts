@@ -9,16 +9,23 @@ import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
 import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
-import { measureLatency } from './relay-latency';
+import { runConnector } from './connector-phase';
+import { type LatencyResult, measureLatency } from './relay-latency';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
 const NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 5_000);
+/** Alternating runs of the phases compared with each other (relay and connector; OpenSearch raw and sink): medians. */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 interface PhaseResult {
   events: number;
   ms: number;
+  /** CPU (user + system) of the process doing the work, over the timed span: independent of how busy the machine is. */
+  cpuMicros: number;
   maxRssBytes: number;
 }
+
+type Outcome = { name: string; result: PhaseResult } | { name: string; error: string };
 
 /** The V8 flags serverless.yml gives the relay function, so the relay phase runs as deployed. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4'];
@@ -33,14 +40,67 @@ function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: strin
   return JSON.parse(last) as PhaseResult;
 }
 
+/** Runs one phase; a failure is recorded and printed with the table instead of ending the benchmark. */
+async function attempt(name: string, run: () => PhaseResult | Promise<PhaseResult>): Promise<Outcome> {
+  console.log(`phase: ${name} ...`);
+  try {
+    return { name, result: await run() };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? String(error);
+    console.log(`phase failed: ${name}: ${message}`);
+    return { name, error: message };
+  }
+}
+
+const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
+const cpuPerEvent = (result: PhaseResult) => result.cpuMicros / result.events;
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The run with the median events/s (CPU and memory shown are that run's). */
+function medianRun(outcomes: Outcome[]): PhaseResult | undefined {
+  const results = outcomes.flatMap((outcome) => ('result' in outcome ? [outcome.result] : []));
+  if (results.length === 0) return undefined;
+  const target = median(results.map(rate));
+  return results.reduce((best, result) => (Math.abs(rate(result) - target) < Math.abs(rate(best) - target) ? result : best));
+}
+
+function printTable(outcomes: Outcome[]): void {
+  console.log('\n| phase | events | seconds | events/s | CPU µs/event | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const outcome of outcomes) {
+    if ('error' in outcome) {
+      console.log(`| ${outcome.name} | FAILED: ${outcome.error.replace(/\|/g, '/')} | | | | |`);
+      continue;
+    }
+    const result = outcome.result;
+    console.log(
+      `| ${outcome.name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${cpuPerEvent(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`,
+    );
+  }
+}
+
+/** "a / b = 1.23 (CPU µs/event a 100 vs b 200)", or why it cannot be computed. */
+function ratio(label: string, a: PhaseResult | undefined, b: PhaseResult | undefined, target: string): string {
+  if (!a || !b) return `${label}: not computed (a phase failed)`;
+  return `${label} = ${(rate(a) / rate(b)).toFixed(2)}  (${target}; CPU µs/event ${cpuPerEvent(a).toFixed(0)} vs ${cpuPerEvent(b).toFixed(0)})`;
+}
+
+const resultOf = (outcome: Outcome | undefined) => (outcome && 'result' in outcome ? outcome.result : undefined);
+
 /** About 1 KiB per document, varied enough that compression or caching cannot flatter the numbers. */
 function document(index: number) {
   return { n: index, customer: `customer-${index % 997}`, status: ['new', 'paid', 'shipped'][index % 3], note: 'x'.repeat(900) + String(index) };
 }
 
-async function relayBenchmark(): Promise<void> {
+async function relayBenchmark(): Promise<boolean> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
-  if (!external.mongodb() && (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in') {
+  const standIn = (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in';
+  if (!external.mongodb() && standIn) {
     // The stand-in keeps its whole oplog in memory; start from an empty one so earlier runs cannot skew or exhaust it.
     console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
     await stackDown(() => undefined, ['mongodb']);
@@ -57,47 +117,67 @@ async function relayBenchmark(): Promise<void> {
   for (let index = 0; index < TOTAL; index += 1000) {
     await collection.insertMany(Array.from({ length: Math.min(1000, TOTAL - index) }, (_, offset) => document(index + offset)));
   }
-  const common = { db, collection: 'orders', startSeconds, table, streamId: uniqueName('bench-stream') };
+  const common = { db, collection: 'orders', startSeconds, table };
+  const phase = (name: string, args: Record<string, unknown>, flags: string[] = []) =>
+    runPhase(name, { ...common, streamId: uniqueName(`bench-${name}`), topic: uniqueName(`bench-${name}`), ...args }, flags);
 
-  console.log('phase: bare change-stream read ...');
-  const read = runPhase('read', { ...common, events: TOTAL, topic: 'unused' });
-  console.log('phase: bare produce ...');
-  const produce = runPhase('produce', { ...common, events: TOTAL, topic: uniqueName('bench-produce') });
-  console.log('phase: mongo-cdc relay ...');
-  const relay = runPhase('relay', { ...common, events: TOTAL, topic: uniqueName('bench-relay') }, RELAY_NODE_FLAGS);
-  console.log(`phase: naive relay (first ${NAIVE} events) ...`);
-  const naive = runPhase('naive', { ...common, events: NAIVE, topic: uniqueName('bench-naive'), streamId: uniqueName('naive') });
-  console.log('phase: latency at a steady 1,000 events/s ...');
-  const latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20) });
-
-  const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
-  const ceiling = Math.min(rate(read), rate(produce));
-  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-  const rows = [
-    ['bare change-stream read', rate(read), read],
-    ['bare kafkajs produce (1000/batch)', rate(produce), produce],
-    ['naive relay (send + checkpoint per event)', rate(naive), naive],
-    ['mongo-cdc relay (defaults)', rate(relay), relay],
-  ] as const;
-  console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, eventsPerSecond, result] of rows) {
-    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${eventsPerSecond.toFixed(0)} | ${mib(result.maxRssBytes)} |`);
+  const read = await attempt('bare change-stream read', () => phase('read', { events: TOTAL, topic: 'unused' }));
+  const produce = await attempt('bare kafkajs produce (1000/batch)', () => phase('produce', { events: TOTAL }));
+  const relays: Outcome[] = [];
+  const connectors: Outcome[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    relays.push(await attempt(`mongo-cdc relay (defaults), run ${run}`, () => phase('relay', { events: TOTAL }, RELAY_NODE_FLAGS)));
+    connectors.push(
+      await attempt(`MongoDB Kafka Connector 2.0.1 source (Connect 3.9.2 standalone), run ${run}`, () =>
+        runConnector({ db, collection: 'orders', startSeconds, events: TOTAL, topicPrefix: uniqueName('bench-connector'), runId: uniqueName('run'), addNamespace: standIn }, (line) =>
+          console.log(`[connector] ${line}`),
+        ),
+      ),
+    );
   }
-  console.log(`\nrelay / min(bare read, bare produce) = ${(rate(relay) / ceiling).toFixed(2)}  (target >= 0.8)`);
-  console.log(`relay / naive = ${(rate(relay) / rate(naive)).toFixed(1)}  (target >= 10)`);
-  console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
-  console.log(
-    `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} events): ` +
-      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000)`,
+  const naive = await attempt(`naive relay (first ${NAIVE} events; send + checkpoint per event)`, () => phase('naive', { events: NAIVE }));
+  let latency: LatencyResult | string;
+  console.log('phase: latency at a steady 1,000 events/s ...');
+  try {
+    latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20), nodeFlags: RELAY_NODE_FLAGS });
+  } catch (error) {
+    latency = (error as Error).message;
+    console.log(`phase failed: latency: ${latency}`);
+  }
+
+  const outcomes = [read, produce, ...relays, ...connectors, naive];
+  printTable(outcomes);
+  const relay = medianRun(relays);
+  const connector = medianRun(connectors);
+  const ceiling = [resultOf(read), resultOf(produce)].reduce<PhaseResult | undefined>(
+    (lowest, result) => (!result ? lowest : !lowest || rate(result) < rate(lowest) ? result : lowest),
+    undefined,
   );
+  console.log(`\nmedians of ${RUNS} alternating runs: relay ${relay ? rate(relay).toFixed(0) : '-'} events/s, connector ${connector ? rate(connector).toFixed(0) : '-'} events/s`);
+  console.log(ratio('relay / MongoDB Kafka Connector (medians)', relay, connector, 'target >= 1.3'));
+  console.log(ratio('relay / min(bare read, bare produce)', relay, ceiling, 'target >= 0.8'));
+  console.log(ratio('relay / naive', relay, resultOf(naive), 'target >= 10'));
+  if (relay) {
+    console.log(`relay CPU per event = ${cpuPerEvent(relay).toFixed(0)} µs  (target <= 100)`);
+    console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
+  }
+  if (typeof latency === 'string') console.log(`commit -> Kafka latency at 1000/s: FAILED: ${latency}`);
+  else {
+    console.log(
+      `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} of ${latency.written} events): ` +
+        `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000); ` +
+        `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB`,
+    );
+  }
 
   await mongo.db(db).dropDatabase();
   await mongo.close();
   await dropTable(dynamo, table);
   dynamo.destroy();
+  return outcomes.every((outcome) => 'result' in outcome) && typeof latency !== 'string';
 }
 
-async function sinksBenchmark(): Promise<void> {
+async function sinksBenchmark(): Promise<boolean> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
   const events = Number(process.env.BENCH_SINK_EVENTS ?? 100_000);
   const dynamo = localDynamo();
@@ -139,20 +219,19 @@ async function sinksBenchmark(): Promise<void> {
   for (const table of [rawTable, ceilingTable, sinkTable]) await dropTable(dynamo, table);
   dynamo.destroy();
   await fetch(`${endpoints.opensearch()}/${indexTemplate}-*`, { method: 'DELETE' }).catch(() => undefined);
+  return true;
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<boolean> {
   const [which] = process.argv.slice(2);
-  if (which === 'relay') await relayBenchmark();
-  else if (which === 'sinks') await sinksBenchmark();
-  else {
-    console.error('usage: npm run bench -- relay|sinks');
-    process.exit(2);
-  }
+  if (which === 'relay') return relayBenchmark();
+  if (which === 'sinks') return sinksBenchmark();
+  console.error('usage: npm run bench -- relay|sinks');
+  process.exit(2);
 }
 
 main().then(
-  () => process.exit(0),
+  (complete) => process.exit(complete ? 0 : 1),
   (error: unknown) => {
     console.error(error);
     process.exit(1);

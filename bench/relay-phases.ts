@@ -11,11 +11,12 @@ import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
 import { encodeChangeEvent } from '../shared/record-format';
 import type { Logger } from '../shared/logger';
-import { RecordingMetrics } from '../shared/metrics';
+import { Murmur2Partitioner } from '../shared/murmur2-partitioner';
+import type { Metrics, Unit } from '../shared/metrics';
 import { localDynamo, localKafka } from '../test/support/local-clients';
 
 interface PhaseArgs {
-  phase: 'read' | 'produce' | 'relay' | 'naive';
+  phase: 'read' | 'produce' | 'relay' | 'naive' | 'follow';
   db: string;
   collection: string;
   startSeconds: number;
@@ -28,6 +29,29 @@ interface PhaseArgs {
 const args = JSON.parse(process.argv[2] ?? '{}') as PhaseArgs;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const BATCH = 1000;
+
+/** Counts relayed events as they are added: RecordingMetrics sums its whole history per call, too slow per event. */
+class CountingMetrics implements Metrics {
+  relayed = 0;
+  add(name: string, _unit: Unit, value: number): void {
+    if (name === 'EventsRelayed') this.relayed += value;
+  }
+  flush(): void {}
+}
+
+/** Wall time and this process's CPU (user + system) from the moment it is created. */
+function stopwatch() {
+  const wall = Date.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { ms: Date.now() - wall, cpuMicros: used.user + used.system };
+  };
+}
+
+function report(result: { events: number; ms: number; cpuMicros: number } & Record<string, unknown>) {
+  console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
 
 async function readEvents(mongo: MongoClient, limit: number, onEvent: (event: ChangeStreamDocument) => void | Promise<void>) {
   const stream = streamSchema.parse({ id: 'bench', database: args.db, collection: args.collection });
@@ -47,8 +71,8 @@ async function main(): Promise<void> {
   const mongo = new MongoClient(endpoints.mongodbUri());
   await mongo.connect();
   const kafka = localKafka('bench');
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const started = Date.now();
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Murmur2Partitioner });
+  let elapsed = stopwatch();
   let events = args.events;
 
   if (args.phase === 'read') {
@@ -60,11 +84,9 @@ async function main(): Promise<void> {
       records.push({ topic: args.topic, ...encodeChangeEvent(event, { ordinal: 0 }) });
     });
     await producer.connect();
-    const sendStarted = Date.now();
+    elapsed = stopwatch();
     const sender = new KafkaRecordProducer(producer, 1_048_588);
     for (let index = 0; index < records.length; index += BATCH) await sender.send(records.slice(index, index + BATCH));
-    report({ events, ms: Date.now() - sendStarted });
-    return;
   } else if (args.phase === 'naive') {
     // What most hand-written relays do: one send and one checkpoint write per event.
     await producer.connect();
@@ -79,6 +101,9 @@ async function main(): Promise<void> {
         }),
       );
     });
+  } else if (args.phase === 'follow') {
+    events = await follow(mongo, producer);
+    elapsed = followClock ?? elapsed;
   } else {
     await producer.connect();
     const store = new DynamoCheckpointStore(localDynamo(), args.table);
@@ -89,9 +114,8 @@ async function main(): Promise<void> {
       startAt: new Date(args.startSeconds * 1000).toISOString(),
       topics: { [`${args.db}.${args.collection}`]: args.topic },
     });
-    const metrics = new RecordingMetrics();
-    let relayed = 0;
-    while (relayed < args.events) {
+    const metrics = new CountingMetrics();
+    while (metrics.relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
         {
@@ -105,21 +129,70 @@ async function main(): Promise<void> {
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.
-        { owner: `bench-${relayed}`, remainingMs: () => (metrics.total('EventsRelayed') >= args.events ? 0 : deadline - Date.now()) },
+        { owner: `bench-${metrics.relayed}`, remainingMs: () => (metrics.relayed >= args.events ? 0 : deadline - Date.now()) },
       );
       if (outcome.status !== 'relayed') throw new Error(`relay ended with ${JSON.stringify(outcome)}`);
-      relayed = metrics.total('EventsRelayed');
     }
-    events = relayed;
+    events = metrics.relayed;
   }
-  report({ events, ms: Date.now() - started });
+  report({ events, ...elapsed() });
   await producer.disconnect();
   await mongo.close();
-
-  function report(result: { events: number; ms: number }) {
-    console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
-  }
 }
+
+let followClock: (() => { ms: number; cpuMicros: number }) | undefined;
+
+/**
+ * The relay as deployed, in its own process, following a collection that another process writes to: it starts at
+ * "now", prints "ready" once its change stream is open, and stops when the number of events written (a line on its
+ * standard input) has been relayed, or when it has not got there within the drain time after that line.
+ */
+async function follow(mongo: MongoClient, producer: ReturnType<ReturnType<typeof localKafka>['producer']>): Promise<number> {
+  await producer.connect();
+  const store = new DynamoCheckpointStore(localDynamo(), args.table);
+  const stream = streamSchema.parse({ id: args.streamId, database: args.db, collection: args.collection, topics: { [`${args.db}.${args.collection}`]: args.topic } });
+  const metrics = new CountingMetrics();
+  let target: { events: number; deadline: number; relayedThen: number } | undefined;
+  let input = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    input += chunk;
+    const line = /^(\d+)\n/.exec(input);
+    if (line && !target) target = { events: Number(line[1]), deadline: Date.now() + DRAIN_MS, relayedThen: metrics.relayed };
+  });
+  const logger: Logger = {
+    ...quiet,
+    info(event) {
+      if ((event as { event?: string }).event === 'relay.start') {
+        followClock = stopwatch();
+        console.log('ready');
+      }
+    },
+  };
+  const remainingMs = () => {
+    if (!target) return 600_000;
+    return metrics.relayed >= target.events ? 0 : target.deadline - Date.now();
+  };
+  const outcome = await relayStream(
+    {
+      store,
+      producer: new KafkaRecordProducer(producer, 1_048_588),
+      openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs),
+      serverTime: () => serverOperationTime(mongo),
+      logger,
+      metrics,
+    },
+    stream,
+    { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 0, leaseGraceMs: 1_000 },
+    { owner: 'bench-follow', remainingMs },
+  );
+  if (outcome.status !== 'relayed') throw new Error(`relay ended with ${JSON.stringify(outcome)}`);
+  process.stdin.destroy();
+  return metrics.relayed;
+}
+
+/** How long the following relay may take, after the writes ended, to relay what was written. */
+const DRAIN_MS = Number(process.env.BENCH_LATENCY_DRAIN_MS ?? 60_000);
 
 main().then(
   () => process.exit(0),

@@ -7,6 +7,7 @@ import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
+import { Murmur2Partitioner } from '../../shared/murmur2-partitioner';
 import { openChangeSource, serverOperationTime } from './change-source';
 import { DynamoCheckpointStore } from './checkpoint-store';
 import { KafkaRecordProducer } from './record-producer';
@@ -25,9 +26,15 @@ const store = new DynamoCheckpointStore(
 const kafka = lazyKafka(kafkaSettings, logger);
 const mongoClients = new Map<string, MongoClient>();
 // Idempotent with one request in flight: KafkaJS marks higher concurrency unsafe for idempotence. Retries are bounded
-// so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline.
-const relayProducer = new LazyProducer(
-  async () => (await kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+// so a lost broker fails the invocation (and the next one resends) instead of hanging until the deadline. The murmur2
+// partitioner puts every key where KafkaJS's (and Java's) default partitioner would, at a fraction of its CPU.
+const relayProducer = new LazyProducer(async () =>
+  (await kafka()).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 5, maxRetryTime: 5_000 },
+    createPartitioner: Murmur2Partitioner,
+  }),
 );
 
 async function mongoClientFor(uriVariable: string): Promise<MongoClient> {

@@ -16,19 +16,22 @@ export interface LatencyResult {
   relayCpuMicros: number;
   relayMaxRssBytes: number;
   samples: number;
+  /** Insert to the record's create time (stamped by the relay's producer as it sends): the relay's own delay. */
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Insert to arrival at a consumer in the benchmark process: an upper bound that includes the consumer's own lag. */
+  consumedP99Ms: number;
 }
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /**
  * Writes at a steady rate while the relay (its own process, default settings, as deployed) follows the collection, and
- * times each document from just before its insert to its arrival at a consumer reading the topic: an upper bound on
- * commit-to-Kafka-ack latency. The relay runs until it has relayed everything written (or a drain time passes), so a
- * slow machine shows up as latency, not as a shortfall; a shortfall that remains is reported as events the relay did
- * not relay or Kafka does not hold, which tells lateness from loss.
+ * times each document from just before its insert to the create time its record got from the relay's producer (and, as
+ * an upper bound, to its arrival at a consumer reading the topic). The relay runs until it has relayed everything
+ * written (or a drain time passes), so a slow machine shows up as latency, not as a shortfall; a shortfall that remains
+ * is reported as events the relay did not relay or Kafka does not hold, which tells lateness from loss.
  */
 export async function measureLatency(options: { ratePerSecond: number; seconds: number; nodeFlags: string[] }): Promise<LatencyResult> {
   const mongo = new MongoClient(endpoints.mongodbUri());
@@ -46,6 +49,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
   const consumer = kafka.consumer({ groupId: uniqueName('latency-group'), maxWaitTimeInMs: 20 });
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
+  const consumed: number[] = [];
   const relay = spawn(
     process.execPath,
     [
@@ -73,7 +77,10 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
       eachMessage: async ({ message }) => {
         const match = /"n":\{"\$numberInt":"(\d+)"\}/.exec(String(message.value));
         const sent = match ? sentAt.get(Number(match[1])) : undefined;
-        if (sent !== undefined) latencies.push(Date.now() - sent);
+        if (sent !== undefined) {
+          consumed.push(Date.now() - sent);
+          latencies.push(Number(message.timestamp) - sent);
+        }
       },
     });
     await Promise.race([ready, relayExit.then((code) => Promise.reject(new Error(`the relay exited with ${code} before it was ready`)))]);
@@ -112,7 +119,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
       );
     }
     const sorted = [...latencies].sort((a, b) => a - b);
-    const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
+    const at = (fraction: number, values = sorted) => values[Math.min(values.length - 1, Math.floor(fraction * values.length))] ?? Number.NaN;
     return {
       ratePerSecond: options.ratePerSecond,
       seconds: options.seconds,
@@ -124,6 +131,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
       p50Ms: at(0.5),
       p99Ms: at(0.99),
       maxMs: sorted.at(-1) ?? Number.NaN,
+      consumedP99Ms: at(0.99, [...consumed].sort((a, b) => a - b)),
     };
   } finally {
     if (relay.exitCode === null) relay.kill('SIGTERM');

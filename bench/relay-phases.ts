@@ -2,16 +2,18 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { BSON, type ChangeStreamDocument, MongoClient } from 'mongodb';
+import { type ChangeStreamDocument, MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
-import { openChangeSource, serverOperationTime } from '../functions/relay/change-source';
+import { openChangeSource } from '../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../functions/relay/checkpoint-store';
 import { KafkaRecordProducer, type OutgoingRecord } from '../functions/relay/record-producer';
 import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
+import { relayDeps } from '../functions/relay/relay-wiring';
+import { createProducer } from '../shared/kafka-client';
+import { resumeTokenText } from '../shared/stream-position';
 import { encodeChangeEvent } from '../shared/record-format';
 import type { Logger } from '../shared/logger';
-import { Murmur2Partitioner } from '../shared/murmur2-partitioner';
 import type { Metrics, Unit } from '../shared/metrics';
 import { localDynamo, localKafka } from '../test/support/local-clients';
 
@@ -71,7 +73,8 @@ async function main(): Promise<void> {
   const mongo = new MongoClient(endpoints.mongodbUri());
   await mongo.connect();
   const kafka = localKafka('bench');
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Murmur2Partitioner });
+  // The deployed producer (shared/kafka-client.ts), so the benchmark measures what runs in Lambda.
+  const producer = createProducer(kafka);
   let elapsed = stopwatch();
   let events = args.events;
 
@@ -85,7 +88,7 @@ async function main(): Promise<void> {
     });
     await producer.connect();
     elapsed = stopwatch();
-    const sender = new KafkaRecordProducer(producer, 1_048_588);
+    const sender = new KafkaRecordProducer(async () => producer, 1_048_588);
     for (let index = 0; index < records.length; index += BATCH) await sender.send(records.slice(index, index + BATCH));
   } else if (args.phase === 'naive') {
     // What most hand-written relays do: one send and one checkpoint write per event.
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
       await dynamo.send(
         new PutItemCommand({
           TableName: args.table,
-          Item: { streamId: { S: args.streamId }, resumeValue: { S: BSON.EJSON.stringify(event._id) } },
+          Item: { streamId: { S: args.streamId }, resumeValue: { S: resumeTokenText(event._id) } },
         }),
       );
     });
@@ -118,14 +121,7 @@ async function main(): Promise<void> {
     while (metrics.relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
-        {
-          store,
-          producer: new KafkaRecordProducer(producer, 1_048_588),
-          openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs),
-          serverTime: () => serverOperationTime(mongo),
-          logger: quiet,
-          metrics,
-        },
+        relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: quiet, metrics }),
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.
@@ -174,14 +170,7 @@ async function follow(mongo: MongoClient, producer: ReturnType<ReturnType<typeof
     return metrics.relayed >= target.events ? 0 : target.deadline - Date.now();
   };
   const outcome = await relayStream(
-    {
-      store,
-      producer: new KafkaRecordProducer(producer, 1_048_588),
-      openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs),
-      serverTime: () => serverOperationTime(mongo),
-      logger,
-      metrics,
-    },
+    relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger, metrics }),
     stream,
     { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 0, leaseGraceMs: 1_000 },
     { owner: 'bench-follow', remainingMs },

@@ -14,6 +14,7 @@ import { indexName, searchDocumentId, toSearchDocument } from '../functions/sink
 import type { SourceRecord } from '../shared/lambda-kafka-event';
 import { encodeChangeEvent } from '../shared/record-format';
 import { prepareBatch } from '../shared/sink-batch';
+import { prefixNaming } from '../shared/topic-naming';
 import { localDynamo } from '../test/support/local-clients';
 
 interface PhaseArgs {
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
       concurrency: env.SINK_DYNAMODB_CONCURRENCY,
     });
     startClock();
-    for (const batch of batches) await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+    for (const batch of batches) await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
   } else if (args.phase === 'search-raw') {
     const bodies = batches.map((batch) =>
       batch
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   } else {
     const store = new OpenSearchStore(search, { indexTemplate: `${args.indexTemplate}-sink`, baseBackoffMs: 100 });
     for (const batch of batches) {
-      const outcome = await store.apply(prepareBatch(batch, 'mongo-cdc').changes, remaining);
+      const outcome = await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
       if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);
     }
   }

@@ -1,5 +1,3 @@
-import { MongoError, MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError } from 'mongodb';
-
 /**
  * Every failure the product names, once: what it means and how to recover. Codes are stable (alarms, metrics, dead
  * letters and runbooks use them); `retriable` says whether repeating the same work later can succeed without a person.
@@ -28,8 +26,8 @@ export const ERROR_CATALOGUE = {
   },
   CHECKPOINT_CONFLICT: {
     retriable: false,
-    meaning: 'The checkpoint item changed in a way this invocation did not expect (not a lease change).',
-    recovery: 'Inspect the control table item; reset the stream if it is corrupt.',
+    meaning: 'The checkpoint item holds a resume point this relay cannot decode (unknown kind, corrupt token or time). The stream is stalled rather than restarted from now, which would skip changes with no gap recorded.',
+    recovery: 'Inspect the control table item; reset the stream (the gap is recorded) or replay it from a known time.',
   },
   CHANGE_STREAM_HISTORY_LOST: {
     retriable: false,
@@ -62,10 +60,25 @@ export const ERROR_CATALOGUE = {
     meaning: 'AWS, Kafka or MongoDB refused an operation for lack of permission (the message names the action and resource).',
     recovery: 'Grant the named permission to the role or user running the command (see the deploy guide), then retry.',
   },
+  OPERATOR_REQUEST_INVALID: {
+    retriable: false,
+    meaning: 'An operator request (ops CLI command or the relay reset input) was refused before anything changed: a malformed or future time, a reset of a healthy stream without force, a reset before the last relayed event.',
+    recovery: 'Correct the request as the message says; the control table was not touched.',
+  },
   MONGO_FATAL: {
     retriable: false,
-    meaning: 'MongoDB returned an error the driver cannot resume from.',
-    recovery: 'Read the error; check permissions, the pipeline and the deployment.',
+    meaning: 'MongoDB returned an error the driver cannot resume from (permissions, a bad pipeline, an unsupported option); the error is its cause.',
+    recovery: 'Read the cause; check permissions, the pipeline and the deployment. Every invocation fails the same way until it is fixed.',
+  },
+  MONGO_UNAVAILABLE: {
+    retriable: true,
+    meaning: 'MongoDB could not be reached or answered with a transient error (network, election, stepdown) the driver did not resume from within this invocation.',
+    recovery: 'None needed: the next invocation resumes from the checkpoint. Check the deployment and network if it persists.',
+  },
+  STORE_REJECTED: {
+    retriable: false,
+    meaning: 'A reporting store refused one change for good (a mapping conflict, an unmappable document); the rest of the batch was applied.',
+    recovery: 'The record went to the sink dead-letter topic with the reason; fix the mapping or the document, then re-drive it.',
   },
 } as const satisfies Record<string, { retriable: boolean; meaning: string; recovery: string }>;
 
@@ -85,80 +98,4 @@ export class CdcError extends Error {
 
 export function isCdcError(error: unknown, code?: CdcErrorCode): error is CdcError {
   return error instanceof CdcError && (code === undefined || error.code === code);
-}
-
-export interface MongoErrorClassification {
-  readonly kind: 'resumable' | 'history-lost' | 'fatal' | 'not-mongo';
-  readonly code?: number;
-  readonly codeName?: string;
-}
-
-const CHANGE_STREAM_HISTORY_LOST = 286;
-const INVALID_RESUME_TOKEN = 260;
-const CHANGE_STREAM_FATAL = 280;
-const CURSOR_NOT_FOUND = 43;
-
-/**
- * ChangeStreamFatalError (280) also reports pipeline mistakes whose messages mention the resume token ("_id field,
- * which contains the resume token, was modified"); only these wordings mean the resume point itself is gone.
- */
-const RESUME_POINT_GONE = /resume token was not found|no longer (?:be )?in the oplog/i;
-
-/**
- * The Node driver's GET_MORE_RESUMABLE_CODES (mongodb/lib/error.js), mirrored rather than imported because it is
- * internal: servers below wire version 9 mark resumable errors by code instead of by label.
- */
-const RESUMABLE_CODES: ReadonlySet<number> = new Set([
-  6, // HostUnreachable
-  7, // HostNotFound
-  89, // NetworkTimeout
-  91, // ShutdownInProgress
-  189, // PrimarySteppedDown
-  262, // ExceededTimeLimit
-  9001, // SocketException
-  10107, // NotWritablePrimary
-  11600, // InterruptedAtShutdown
-  11602, // InterruptedDueToReplStateChange
-  13435, // NotPrimaryNoSecondaryOk
-  13436, // NotPrimaryOrSecondary
-  63, // StaleShardVersion
-  150, // StaleEpoch
-  13388, // StaleConfig
-  234, // RetryChangeStream
-  133, // FailedToSatisfyReadPreference
-  CURSOR_NOT_FOUND,
-]);
-
-/** A cursor read with promoteValues: false carries server error codes as Int32 objects, not numbers. */
-function numericCode(code: unknown): number | undefined {
-  const value = typeof code === 'object' && code !== null ? Number(code) : code;
-  return typeof value === 'number' && Number.isInteger(value) ? value : undefined;
-}
-
-/**
- * What a MongoDB error means for a relay, decided in one place. `resumable`: transient, the kind the driver resumes
- * from itself (when one still reaches us, the next invocation resumes from the checkpoint); `history-lost`: the resume
- * point left the oplog, the stream must stall for an operator; `fatal`: anything else from MongoDB. The driver's own
- * test (isResumableError) depends on the server's wire version, which is not known here, so both the label and the
- * code list count.
- */
-export function classifyMongoError(error: unknown): MongoErrorClassification {
-  if (!(error instanceof MongoError)) return { kind: 'not-mongo' };
-  const code = numericCode(error.code);
-  const codeName = error instanceof MongoServerError && typeof error.codeName === 'string' ? error.codeName : undefined;
-  const known = { ...(code !== undefined ? { code } : {}), ...(codeName !== undefined ? { codeName } : {}) };
-
-  if (code === CHANGE_STREAM_HISTORY_LOST || code === INVALID_RESUME_TOKEN) return { kind: 'history-lost', ...known };
-  if (code === CHANGE_STREAM_FATAL && RESUME_POINT_GONE.test(error.message)) return { kind: 'history-lost', ...known };
-  if (
-    error instanceof MongoNetworkError || // includes MongoNetworkTimeoutError
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoOperationTimeoutError // the change stream resumes after a CSOT timeout too
-  ) {
-    return { kind: 'resumable', ...known };
-  }
-  if (error.hasErrorLabel('NonResumableChangeStreamError')) return { kind: 'fatal', ...known };
-  if (error.hasErrorLabel('ResumableChangeStreamError')) return { kind: 'resumable', ...known };
-  if (code !== undefined && RESUMABLE_CODES.has(code)) return { kind: 'resumable', ...known };
-  return { kind: 'fatal', ...known };
 }

@@ -1,8 +1,8 @@
 import type { Producer } from 'kafkajs';
 
 /**
- * A Kafka producer created on first use and kept for warm invocations; dropped after a failure so the next invocation
- * reconnects instead of reusing a broken connection.
+ * A Kafka producer created and connected on first use (never before there is something to send) and kept for warm
+ * invocations; dropped after a failure so the next use reconnects instead of reusing a broken connection.
  */
 export class LazyProducer {
   private producer: Producer | undefined;

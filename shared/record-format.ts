@@ -1,7 +1,7 @@
 import { BSON, type ChangeStreamDocument, type Document, type Timestamp } from 'mongodb';
 import { parseCanonical, stringifyCanonical } from './canonical-json';
 import { CdcError } from './errors';
-import { type EventVersion, versionOf, versionToSortableString } from './event-version';
+import { type StreamPosition, positionAt, positionKey } from './stream-position';
 
 type Fields = Record<string, unknown>;
 
@@ -72,7 +72,7 @@ export interface DecodedChangeEvent {
   readonly tombstone: false;
   /** The change event as MongoDB gave it, every BSON type intact, without the `_cdc` metadata. */
   readonly event: ChangeStreamDocument;
-  readonly version: EventVersion;
+  readonly version: StreamPosition;
   /** Undefined only for events that carry no `ns` (some stand-in servers leave it out). */
   readonly namespace: Namespace | undefined;
   /** Canonical Extended JSON of the documentKey (the record key): the identity of the document in a sink. */
@@ -131,7 +131,7 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
     [HEADERS.format]: String(FORMAT_VERSION),
     [HEADERS.operation]: String(fields.operationType),
     [HEADERS.clusterTime]: `${fields.clusterTime.t}.${fields.clusterTime.i}`,
-    [HEADERS.version]: versionToSortableString(versionOf(fields.clusterTime, meta.ordinal)),
+    [HEADERS.version]: positionKey(positionAt(fields.clusterTime, meta.ordinal)),
   };
   if (known) headers[HEADERS.namespace] = known.coll === undefined ? known.db : `${known.db}.${known.coll}`;
   return {
@@ -218,7 +218,7 @@ export function decodeRecord(input: {
   return {
     tombstone: false,
     event: event as unknown as ChangeStreamDocument,
-    version: versionOf(event.clusterTime, ordinal),
+    version: positionAt(event.clusterTime, ordinal),
     namespace,
     documentKeyJson,
     trimmed: cdc.trimmed === true,

@@ -2,7 +2,10 @@ import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { lambdaKafkaEventOf, recordsOf, type SourceRecord } from './lambda-kafka-event';
 import { encodeChangeEvent } from './record-format';
-import { namespaceFromTopic, prepareBatch } from './sink-batch';
+import { prepareBatch } from './sink-batch';
+import { prefixNaming } from './topic-naming';
+
+const mongoCdc = [prefixNaming('mongo-cdc')];
 
 function record(id: number, operationType: string, increment: number, extra: Record<string, unknown> = {}, offset = increment): SourceRecord {
   const encoded = encodeChangeEvent(
@@ -28,7 +31,7 @@ describe('sink batch preparation', () => {
         record(2, 'insert', 2, { fullDocument: { _id: 2, v: 2 } }),
         record(2, 'delete', 3),
       ],
-      'mongo-cdc',
+      mongoCdc,
     );
     expect(batch.changes.map((change) => [change.identity, change.kind, change.version.increment])).toEqual([
       ['shop.orders|{"_id":{"$numberInt":"1"}}', 'upsert', 5],
@@ -38,7 +41,7 @@ describe('sink batch preparation', () => {
   });
 
   it('never turns an update without its full document into a write, and counts it', () => {
-    const batch = prepareBatch([record(1, 'insert', 1, { fullDocument: { _id: 1 } }), record(1, 'update', 2, { fullDocument: null })], 'mongo-cdc');
+    const batch = prepareBatch([record(1, 'insert', 1, { fullDocument: { _id: 1 } }), record(1, 'update', 2, { fullDocument: null })], mongoCdc);
     expect(batch.changes).toHaveLength(1);
     expect(batch.changes[0]?.version.increment).toBe(1);
     expect(batch.counts.withoutDocument).toBe(1);
@@ -48,16 +51,10 @@ describe('sink batch preparation', () => {
     const tombstone: SourceRecord = { ...record(1, 'delete', 1), value: null };
     const drop = record(0, 'drop', 2);
     const broken: SourceRecord = { ...record(1, 'insert', 3), value: Buffer.from('{"operationType":') };
-    const batch = prepareBatch([tombstone, drop, broken], 'mongo-cdc');
+    const batch = prepareBatch([tombstone, drop, broken], mongoCdc);
     expect(batch.counts).toMatchObject({ records: 3, tombstones: 1, controlEvents: 1 });
     expect(batch.malformed).toHaveLength(1);
     expect(batch.malformed[0]?.reason).toMatch(/not JSON/);
-  });
-
-  it('reads the namespace from the topic when the event has none', () => {
-    expect(namespaceFromTopic('mongo-cdc.shop.orders.archive', 'mongo-cdc')).toEqual({ db: 'shop', coll: 'orders.archive' });
-    expect(namespaceFromTopic('other.shop.orders', 'mongo-cdc')).toBeUndefined();
-    expect(namespaceFromTopic('mongo-cdc.shop', 'mongo-cdc')).toBeUndefined();
   });
 
   it('decodes a Lambda Kafka event back into the records it was built from, in offset order', () => {

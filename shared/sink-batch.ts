@@ -1,13 +1,12 @@
 import type { Document } from 'mongodb';
 import { CdcError } from './errors';
-import { compareVersions, type EventVersion } from './event-version';
+import { comparePositions, type StreamPosition } from './stream-position';
 import type { SourceRecord } from './lambda-kafka-event';
 import { decodeRecord } from './record-format';
+import { type CollectionNamespace, describeNamings, namespaceOfTopic, type TopicNaming } from './topic-naming';
 
-export interface SinkNamespace {
-  readonly db: string;
-  readonly coll: string;
-}
+/** The collection a change belongs to. */
+export type SinkNamespace = CollectionNamespace;
 
 /** The net change a sink applies for one document: the newest event of the batch for it. */
 export interface SinkChange {
@@ -16,7 +15,7 @@ export interface SinkChange {
   readonly namespace: SinkNamespace;
   readonly documentKeyJson: string;
   readonly documentKey: Document;
-  readonly version: EventVersion;
+  readonly version: StreamPosition;
   readonly operationType: string;
   readonly kind: 'upsert' | 'delete';
   /** The whole document after the change (upserts only): never a partial one. */
@@ -48,22 +47,14 @@ export interface PreparedBatch {
   };
 }
 
-/** Topics are "<prefix>.<db>.<collection>"; servers that omit `ns` (the test stand-in) leave only the topic to go by. */
-export function namespaceFromTopic(topic: string, topicPrefix: string): SinkNamespace | undefined {
-  if (!topic.startsWith(`${topicPrefix}.`)) return undefined;
-  const rest = topic.slice(topicPrefix.length + 1);
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || dot === rest.length - 1) return undefined;
-  return { db: rest.slice(0, dot), coll: rest.slice(dot + 1) };
-}
-
 const DOCUMENT_OPERATIONS = new Set(['insert', 'update', 'replace', 'delete']);
 
 /**
  * Decodes a batch and reduces it to the newest change per document. Records that do not decode are returned with
- * their reason for the dead-letter topic; nothing is dropped without being counted.
+ * their reason for the dead-letter topic; nothing is dropped without being counted. Events without `ns` (servers that
+ * omit it, such as the test stand-in) take their collection from the topic, named as the relay names it.
  */
-export function prepareBatch(records: readonly SourceRecord[], topicPrefix: string): PreparedBatch {
+export function prepareBatch(records: readonly SourceRecord[], topicNamings: readonly TopicNaming[]): PreparedBatch {
   const newest = new Map<string, SinkChange>();
   const malformed: RejectedRecord[] = [];
   let tombstones = 0;
@@ -95,12 +86,12 @@ export function prepareBatch(records: readonly SourceRecord[], topicPrefix: stri
     const namespace =
       decoded.namespace?.coll !== undefined
         ? { db: decoded.namespace.db, coll: decoded.namespace.coll }
-        : namespaceFromTopic(record.topic, topicPrefix);
+        : namespaceOfTopic(topicNamings, record.topic);
     if (!namespace) {
       malformed.push({
         record,
         code: 'RECORD_MALFORMED',
-        reason: `event has no ns and topic "${record.topic}" is not "<${topicPrefix}>.<db>.<collection>"`,
+        reason: `event has no ns and topic "${record.topic}" names no collection (expected ${describeNamings(topicNamings)})`,
       });
       continue;
     }
@@ -123,7 +114,7 @@ export function prepareBatch(records: readonly SourceRecord[], topicPrefix: stri
       record,
     };
     const current = newest.get(change.identity);
-    if (!current || compareVersions(current.version, change.version) < 0) {
+    if (!current || comparePositions(current.version, change.version) < 0) {
       if (current) superseded++;
       newest.set(change.identity, change);
     } else {

@@ -1,8 +1,11 @@
+import type { Producer } from 'kafkajs';
 import type { DeadLetterSink } from './dead-letter';
+import type { LazyProducer } from './lazy-producer';
 import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
+import type { TopicNaming } from './topic-naming';
 
 export interface ApplyOutcome {
   /** Written, or already held at this version or newer (redelivery): either way the store reflects the change. */
@@ -23,7 +26,8 @@ export interface SinkDeps {
   readonly deadLetters: DeadLetterSink;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly topicPrefix: string;
+  /** How topics name collections, as the relay names them: shared/topic-naming.ts. */
+  readonly topicNamings: readonly TopicNaming[];
   readonly now?: () => number;
 }
 
@@ -50,7 +54,7 @@ export async function runSink(
   const now = deps.now ?? Date.now;
   const started = now();
   const { logger, metrics } = deps;
-  const prepared = prepareBatch(recordsOf(event), deps.topicPrefix);
+  const prepared = prepareBatch(recordsOf(event), deps.topicNamings);
   for (const bad of prepared.malformed) {
     logger.warn({
       event: 'sink.malformed-record',
@@ -125,4 +129,22 @@ export async function runSink(
   if (applyLatencyMs !== undefined) metrics.add('ApplyLatency', 'Milliseconds', applyLatencyMs);
   metrics.flush();
   return summary;
+}
+
+/**
+ * A sink's dead-letter path that connects to Kafka only when a batch has something to dead-letter, so a producer-side
+ * hiccup cannot fail a batch with nothing to dead-letter. A failed send drops the connection; the next one reconnects.
+ */
+export function lazyDeadLetters(producer: LazyProducer, sinkFor: (producer: Producer) => DeadLetterSink): DeadLetterSink {
+  return {
+    async send(rejected) {
+      if (rejected.length === 0) return;
+      try {
+        await sinkFor(await producer.get()).send(rejected);
+      } catch (error) {
+        await producer.drop();
+        throw error;
+      }
+    },
+  };
 }

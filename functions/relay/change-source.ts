@@ -8,7 +8,7 @@ import {
   type ResumeToken,
   Timestamp,
 } from 'mongodb';
-import type { ResumePoint } from './checkpoint-store';
+import type { ResumePoint } from '../../shared/stream-position';
 import type { StreamConfig } from './relay-config';
 
 /** The change stream as the relay loop sees it: non-blocking reads and the latest token the server handed out. */

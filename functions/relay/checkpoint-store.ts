@@ -6,27 +6,16 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { BSON, type ResumeToken } from 'mongodb';
 import { CdcError } from '../../shared/errors';
+import { decodeResumePoint, encodeResumePoint, positionKey, type ResumePoint, type StreamPosition } from '../../shared/stream-position';
 
-/** Where a stream resumes: after a token, after an invalidate's token, or from a time (no token yet, or a reset). */
-export type ResumePoint =
-  | { readonly kind: 'resumeAfter' | 'startAfter'; readonly token: ResumeToken }
-  | { readonly kind: 'startAtOperationTime'; readonly seconds: number; readonly increment: number }
-  | { readonly kind: 'now' };
-
-export interface ClusterPosition {
-  readonly seconds: number;
-  readonly increment: number;
-  /** Position of the last relayed event among those sharing its cluster time (one transaction). */
-  readonly ordinal: number;
-}
+export type { ResumePoint } from '../../shared/stream-position';
 
 export interface Checkpoint {
   readonly streamId: string;
   readonly resume: ResumePoint;
   /** Cluster time of the last relayed event; unchanged by saves of quiet-stream tokens. */
-  readonly lastEvent?: ClusterPosition;
+  readonly lastEvent?: StreamPosition;
   readonly updatedAt?: string;
   readonly eventsRelayed: number;
   readonly stalled?: { readonly code: string; readonly reason: string; readonly at: string };
@@ -46,7 +35,7 @@ export interface Lease {
 
 export interface CheckpointUpdate {
   readonly resume: ResumePoint;
-  readonly lastEvent?: ClusterPosition;
+  readonly lastEvent?: StreamPosition;
   readonly eventsAdded: number;
   readonly leaseExpiresAt: number;
 }
@@ -66,36 +55,9 @@ export interface CheckpointStore {
 const s = (value: string): AttributeValue => ({ S: value });
 const n = (value: number): AttributeValue => ({ N: String(value) });
 
-/** Resume tokens are kept as canonical Extended JSON: exactly the document the server gave, whatever its fields. */
 function encodeResume(resume: ResumePoint): Record<string, AttributeValue> {
-  switch (resume.kind) {
-    case 'resumeAfter':
-    case 'startAfter':
-      return { ':resumeKind': s(resume.kind), ':resumeValue': s(BSON.EJSON.stringify(resume.token, { relaxed: false })) };
-    case 'startAtOperationTime':
-      return { ':resumeKind': s(resume.kind), ':resumeValue': s(`${resume.seconds}.${resume.increment}`) };
-    case 'now':
-      return { ':resumeKind': s('now'), ':resumeValue': s('') };
-  }
-}
-
-function decodeResume(kind: string | undefined, value: string | undefined): ResumePoint {
-  switch (kind) {
-    case 'resumeAfter':
-    case 'startAfter':
-      return { kind, token: BSON.EJSON.parse(value ?? '', { relaxed: false }) as ResumeToken };
-    case 'startAtOperationTime': {
-      const [seconds, increment] = (value ?? '0.0').split('.').map(Number);
-      return { kind, seconds: seconds ?? 0, increment: increment ?? 0 };
-    }
-    default:
-      return { kind: 'now' };
-  }
-}
-
-/** Sortable "seconds.increment" hex, so the control table shows how far each stream got and compares as a string. */
-export function positionKey(position: ClusterPosition): string {
-  return `${position.seconds.toString(16).padStart(8, '0')}${position.increment.toString(16).padStart(8, '0')}`;
+  const { kind, value } = encodeResumePoint(resume);
+  return { ':resumeKind': s(kind), ':resumeValue': s(value) };
 }
 
 /** What an operator does to a stream from outside the relay (the reset input, the ops CLI). */
@@ -169,7 +131,7 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
       : undefined;
     return {
       streamId,
-      resume: decodeResume(item.resumeKind?.S, item.resumeValue?.S),
+      resume: decodeResumePoint(item.resumeKind?.S, item.resumeValue?.S),
       ...(lastEvent ? { lastEvent } : {}),
       ...(item.updatedAt?.S ? { updatedAt: item.updatedAt.S } : {}),
       eventsRelayed: Number(item.eventsRelayed?.N ?? 0),

@@ -1,13 +1,15 @@
 import { BSON, type ChangeStreamDocument } from 'mongodb';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
-import { encodeChangeEvent } from '../../shared/record-format';
-import { deadLetterTopicFor, type StreamConfig, topicFor } from './relay-config';
+import { CdcError } from '../../shared/errors';
+import { encodeChangeEvent, type EncodedRecord, tombstoneFor } from '../../shared/record-format';
+import { deadLetterTopicOf, topicForNamespace } from '../../shared/topic-naming';
+import type { StreamConfig } from './relay-config';
 import { type OutgoingRecord, recordSize } from './record-producer';
 
 export interface EncodedEvent {
   readonly records: OutgoingRecord[];
   /** Set when the event could not go out as itself and went to the dead-letter topic instead. */
-  readonly deadLettered?: { readonly reason: string; readonly size: number };
+  readonly deadLettered?: { readonly code: DeadLetterCode; readonly reason: string; readonly size: number };
   readonly trimmed: boolean;
   readonly bytes: number;
 }
@@ -44,13 +46,26 @@ export function recordsForEvent(
   stream: StreamConfig,
   maxRecordBytes: number,
 ): EncodedEvent {
-  const topic = topicFor(stream, namespaceOf(event, stream));
-  const encoded = encodeChangeEvent(event, { ordinal });
+  const topic = topicForNamespace(stream, namespaceOf(event, stream));
+  let encoded: EncodedRecord;
+  try {
+    encoded = encodeChangeEvent(event, { ordinal });
+  } catch (error) {
+    // A poison event (seen: an invalidate without clusterTime) must not fail every later invocation: it goes to the
+    // dead-letter topic with the reason and its resume token, and the stream moves past it.
+    if (!(error instanceof CdcError && error.code === 'RECORD_MALFORMED')) throw error;
+    const deadLetter = deadLetterRecord(stream, event, Buffer.from(BSON.EJSON.stringify(event._id ?? null, { relaxed: false })), topic, {
+      code: 'RECORD_MALFORMED',
+      reason: error.message,
+    });
+    const size = recordSize(deadLetter);
+    return { records: [deadLetter], deadLettered: { code: 'RECORD_MALFORMED', reason: error.message, size }, trimmed: false, bytes: size };
+  }
   const record: OutgoingRecord = { topic, ...encoded };
   const size = recordSize(record);
   if (size <= maxRecordBytes) {
     const records = [record];
-    if (stream.tombstones && event.operationType === 'delete') records.push({ topic, key: encoded.key, value: null, headers: {} });
+    if (stream.tombstones && event.operationType === 'delete') records.push({ topic, ...tombstoneFor(encoded.key) });
     return { records, trimmed: false, bytes: size };
   }
 
@@ -62,26 +77,26 @@ export function recordsForEvent(
   }
 
   const reason = `event of ${size} bytes exceeds the ${maxRecordBytes}-byte record limit (policy ${stream.oversize})`;
-  const deadLetter = deadLetterRecord(stream, event, encoded.key, topic, reason, size, maxRecordBytes);
-  return { records: [deadLetter], deadLettered: { reason, size }, trimmed: false, bytes: recordSize(deadLetter) };
+  const deadLetter = deadLetterRecord(stream, event, encoded.key, topic, { code: 'RECORD_TOO_LARGE', reason, size, limit: maxRecordBytes });
+  return { records: [deadLetter], deadLettered: { code: 'RECORD_TOO_LARGE', reason, size }, trimmed: false, bytes: recordSize(deadLetter) };
 }
+
+type DeadLetterCode = 'RECORD_TOO_LARGE' | 'RECORD_MALFORMED';
 
 function deadLetterRecord(
   stream: StreamConfig,
   event: ChangeStreamDocument,
   key: Buffer,
   intendedTopic: string,
-  reason: string,
-  size: number,
-  limit: number,
+  why: { readonly code: DeadLetterCode; readonly reason: string; readonly size?: number; readonly limit?: number },
 ): OutgoingRecord {
+  const { code, reason } = why;
   const metadata = {
     reason,
-    code: 'RECORD_TOO_LARGE',
+    code,
     streamId: stream.id,
     intendedTopic,
-    size,
-    limit,
+    ...(why.size !== undefined ? { size: why.size, limit: why.limit } : {}),
     operationType: event.operationType,
     ns: 'ns' in event ? event.ns : undefined,
     documentKey: 'documentKey' in event ? event.documentKey : undefined,
@@ -89,12 +104,12 @@ function deadLetterRecord(
     resumeToken: event._id,
   };
   return {
-    topic: deadLetterTopicFor(stream),
+    topic: deadLetterTopicOf(stream),
     key,
     value: Buffer.from(BSON.EJSON.stringify(metadata, { relaxed: false })),
     headers: {
       [DEAD_LETTER_HEADERS.reason]: reason,
-      [DEAD_LETTER_HEADERS.code]: 'RECORD_TOO_LARGE',
+      [DEAD_LETTER_HEADERS.code]: code,
       [DEAD_LETTER_HEADERS.stream]: stream.id,
     },
   };

@@ -43,13 +43,19 @@ export function chunkBySize(records: readonly OutgoingRecord[], maxRequestBytes:
   return chunks;
 }
 
+/**
+ * Sends through a producer it asks for at the first send, so an invocation that never produces (lease held, stalled
+ * stream) never connects to Kafka.
+ */
 export class KafkaRecordProducer implements RecordProducer {
   constructor(
-    private readonly producer: Producer,
+    private readonly producer: () => Promise<Producer>,
     private readonly maxRequestBytes: number,
   ) {}
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const producer = await this.producer();
     for (const chunk of chunkBySize(records, this.maxRequestBytes)) {
       const byTopic = new Map<string, Array<{ key: Buffer; value: Buffer | null; headers: Record<string, string> }>>();
       for (const record of chunk) {
@@ -57,7 +63,7 @@ export class KafkaRecordProducer implements RecordProducer {
         messages.push({ key: record.key, value: record.value, headers: { ...record.headers } });
         byTopic.set(record.topic, messages);
       }
-      await this.producer.sendBatch({
+      await producer.sendBatch({
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });

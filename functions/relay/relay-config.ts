@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 import { CdcError } from '../../shared/errors';
 import { secretVariableConfigured } from '../../shared/secret-env';
+import { topicNamingShape } from '../../shared/topic-naming';
 
 const namespacePattern = /^[^.$\s]+(\.[^$\s]+)?$/;
 
@@ -20,10 +21,8 @@ export const streamSchema = z
     pipeline: z.array(z.record(z.string(), z.unknown())).default([]),
     fullDocument: z.enum(['default', 'updateLookup', 'whenAvailable', 'required']).default('updateLookup'),
     fullDocumentBeforeChange: z.enum(['off', 'whenAvailable', 'required']).default('off'),
-    topicPrefix: z.string().min(1).default('mongo-cdc'),
-    /** Per-namespace topic overrides: { "shop.orders": "orders-v1" }. */
-    topics: z.record(z.string(), z.string().min(1)).default({}),
-    deadLetterTopic: z.string().min(1).optional(),
+    /** topicPrefix, topics (per-namespace overrides), deadLetterTopic: see shared/topic-naming.ts. */
+    ...topicNamingShape,
     tombstones: z.boolean().default(false),
     batch: z
       .object({
@@ -81,13 +80,4 @@ export function parseRelayEnv(env: NodeJS.ProcessEnv = process.env) {
     }
   }
   return parsed;
-}
-
-export function topicFor(stream: StreamConfig, namespace: { db: string; coll?: string | undefined }): string {
-  const key = namespace.coll ? `${namespace.db}.${namespace.coll}` : namespace.db;
-  return stream.topics[key] ?? `${stream.topicPrefix}.${key}`;
-}
-
-export function deadLetterTopicFor(stream: StreamConfig): string {
-  return stream.deadLetterTopic ?? `${stream.topicPrefix}.dead-letter`;
 }

@@ -1,17 +1,21 @@
 import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { OperatorActions } from './checkpoint-store';
+import { planReset } from './operator-requests';
 import type { RelayEnv, StreamConfig } from './relay-config';
 
 /**
  * What a trigger may pass. The schedule passes { streamId }. An operator restarts a stalled or stopped stream with
- * { action: "reset", streamId, to: "now" | "<ISO time>", by: "<who>" }; the gap is recorded in the checkpoint.
+ * { action: "reset", streamId, to: "now" | "<ISO time>", by: "<who>", force?: true }, under the ops CLI's rules
+ * (operator-requests.ts); the gap is recorded in the checkpoint.
  */
 export interface RelayInput {
   readonly streamId?: string;
   readonly action?: 'relay' | 'reset';
   readonly to?: string;
   readonly by?: string;
+  /** Reset a stream that is neither stalled nor stopped (the gap is data its sinks will never see). */
+  readonly force?: boolean;
 }
 
 export function streamFor(env: RelayEnv, input: RelayInput | undefined): StreamConfig {
@@ -27,19 +31,15 @@ export function streamFor(env: RelayEnv, input: RelayInput | undefined): StreamC
   return stream;
 }
 
-export async function resetStream(store: OperatorActions, streamId: string, input: RelayInput, logger: Logger): Promise<void> {
-  const to = input.to ?? 'now';
-  let target: { kind: 'now' } | { kind: 'startAtOperationTime'; seconds: number; increment: number };
-  if (to === 'now') {
-    target = { kind: 'now' };
-  } else {
-    const millis = Date.parse(to);
-    if (Number.isNaN(millis)) {
-      throw new CdcError('CONFIG_INVALID', `reset "to" must be "now" or an ISO time, got ${JSON.stringify(to)}`);
-    }
-    target = { kind: 'startAtOperationTime', seconds: Math.floor(millis / 1000), increment: 0 };
-  }
+export async function resetStream(
+  store: OperatorActions,
+  streamId: string,
+  input: RelayInput,
+  logger: Logger,
+  now = new Date(),
+): Promise<void> {
+  const target = planReset(await store.read(streamId), { streamId, to: input.to ?? 'now', force: input.force }, now);
   const by = input.by ?? 'unknown operator';
-  await store.reset(streamId, target, by, new Date());
-  logger.warn({ event: 'relay.reset', streamId, to, by });
+  await store.reset(streamId, target, by, now);
+  logger.warn({ event: 'relay.reset', streamId, to: input.to ?? 'now', by, forced: input.force === true });
 }

@@ -1,4 +1,4 @@
-import { type ChangeStreamDocument, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
+import { type ChangeStreamDocument, type MongoClient, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
@@ -8,6 +8,7 @@ import type { Checkpoint, CheckpointStore, CheckpointUpdate, Lease } from './che
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import { streamSchema } from './relay-config';
 import { type RelayDeps, relayStream } from './relay-stream';
+import { relayDeps } from './relay-wiring';
 
 /** In-memory stand-ins for the adapters, for the relay's decisions alone; the adapters have integration tests. */
 class MemoryStore implements CheckpointStore {
@@ -16,7 +17,7 @@ class MemoryStore implements CheckpointStore {
   stalled: { code: string; reason: string } | undefined;
   loseLeaseAfterSaves = Number.POSITIVE_INFINITY;
 
-  async acquireLease(streamId: string, owner: string): Promise<Lease> {
+  async acquireLease(streamId: string, owner: string): Promise<Lease | undefined> {
     return { streamId, owner, epoch: 1 };
   }
   async read(): Promise<Checkpoint | undefined> {
@@ -29,7 +30,10 @@ class MemoryStore implements CheckpointStore {
   async markStalled(_lease: Lease, code: string, reason: string): Promise<void> {
     this.stalled = { code, reason };
   }
-  async markStopped(): Promise<void> {}
+  stopped: string | undefined;
+  async markStopped(_lease: Lease, reason: string): Promise<void> {
+    this.stopped = reason;
+  }
   async release(): Promise<void> {}
   async reset(): Promise<void> {}
 }
@@ -155,5 +159,180 @@ describe('relayStream decisions', () => {
       '6b49d200-0000004d-00000002',
     ]);
     expect(store.saves.at(-1)?.lastEvent).toEqual({ seconds: 1_800_000_000, increment: 77, ordinal: 2 });
+  });
+
+  it('follows a delete with a tombstone carrying the format header when tombstones are on', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const deleted = { ...insert(1), operationType: 'delete', fullDocument: undefined } as unknown as ChangeStreamDocument;
+    const sent: OutgoingRecord[] = [];
+    const { built } = deps(store, sourceOf([deleted]), { send: async (records) => void sent.push(...records) });
+
+    await relayStream(built, { ...stream, tombstones: true }, limits, budget(5));
+
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toMatchObject({ topic: 'mongo-cdc.shop.orders', value: null, headers: { 'cdc-format': '1' } });
+    expect(sent[1]?.key).toEqual(sent[0]?.key);
+  });
+
+  it('dead-letters an event it cannot encode with the reason and its resume token, and goes on past it', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const broken = { ...insert(1), clusterTime: undefined } as unknown as ChangeStreamDocument;
+    const sent: OutgoingRecord[] = [];
+    const { built, metrics, logger } = deps(store, sourceOf([broken, insert(2)]), { send: async (records) => void sent.push(...records) });
+
+    const outcome = await relayStream(built, stream, limits, budget(5));
+
+    expect(outcome).toMatchObject({ status: 'relayed', events: 2, deadLettered: 1 });
+    expect(sent.map((record) => record.topic)).toEqual(['mongo-cdc.dead-letter', 'mongo-cdc.shop.orders']);
+    expect(sent[0]?.headers).toMatchObject({ 'cdc-dlq-code': 'RECORD_MALFORMED' });
+    expect(String(sent[0]?.value)).toMatch(/no clusterTime/);
+    expect(String(sent[0]?.value)).toMatch(/token-1/);
+    expect(metrics.total('EventsDeadLettered')).toBe(1);
+    expect(logger.named('relay.event-dead-lettered')).toHaveLength(1);
+    expect(store.saves.at(-1)?.resume).toEqual({ kind: 'resumeAfter', token: { _data: 'token-2' } });
+  });
+
+  it('stops on an invalidate without clusterTime (the stand-in after a drop) instead of failing every invocation', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const invalidate = { _id: { _data: 'token-inv' }, operationType: 'invalidate' } as unknown as ChangeStreamDocument;
+    const sent: OutgoingRecord[] = [];
+    const { built } = deps(store, sourceOf([insert(1), invalidate]), { send: async (records) => void sent.push(...records) });
+
+    const outcome = await relayStream(built, stream, limits, budget(5));
+
+    expect(outcome).toEqual({ status: 'stopped', reason: 'invalidated' });
+    expect(store.stopped).toMatch(/invalidated/);
+    expect(sent.map((record) => record.topic)).toEqual(['mongo-cdc.shop.orders', 'mongo-cdc.dead-letter']);
+    expect(store.saves.at(-1)).toMatchObject({ resume: { kind: 'startAfter', token: { _data: 'token-inv' } }, lastEvent: { increment: 1 } });
+  });
+
+  it('continues after an invalidate with startAfter its token when configured to', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const invalidate = { ...insert(2), _id: { _data: 'token-inv' }, operationType: 'invalidate', documentKey: undefined, fullDocument: undefined } as unknown as ChangeStreamDocument;
+    const opened: unknown[] = [];
+    const sources = [sourceOf([insert(1), invalidate]), sourceOf([insert(3)])];
+    const sent: OutgoingRecord[] = [];
+    const { built, metrics } = deps(store, sources[0] as ChangeSource, { send: async (records) => void sent.push(...records) });
+    const withReopen: RelayDeps = {
+      ...built,
+      openSource: (resume) => {
+        opened.push(resume);
+        return sources.shift() as ChangeSource;
+      },
+    };
+
+    const outcome = await relayStream(withReopen, { ...stream, onInvalidate: 'continue' }, limits, budget(10));
+
+    expect(outcome).toMatchObject({ status: 'relayed', events: 3 });
+    expect(opened).toEqual([resumable().resume, { kind: 'startAfter', token: { _data: 'token-inv' } }]);
+    expect(store.stopped).toBeUndefined();
+    expect(metrics.total('StreamInvalidated')).toBe(1);
+    expect(store.saves.at(-1)?.resume).toEqual({ kind: 'resumeAfter', token: { _data: 'token-3' } });
+  });
+
+  it('saves the server\'s newer token on a quiet stream once the idle interval has passed, and only when it moved', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    let clock = 0;
+    const tokens = [{ _data: 'pbrt-1' }, { _data: 'pbrt-1' }, { _data: 'pbrt-2' }, { _data: 'pbrt-2' }];
+    let current: ResumeToken | undefined;
+    const quiet: ChangeSource = {
+      async tryNext() {
+        current = tokens.shift() ?? current;
+        clock += 1_000;
+        return null;
+      },
+      get resumeToken() {
+        return current;
+      },
+      async close() {},
+    };
+    const { built, logger } = deps(store, quiet, { send: async () => undefined });
+
+    await relayStream({ ...built, now: () => clock }, stream, { ...limits, idleCheckpointMs: 1_000 }, budget(12));
+
+    expect(store.saves.map((save) => [save.resume, save.eventsAdded])).toEqual([
+      [{ kind: 'resumeAfter', token: { _data: 'pbrt-1' } }, 0],
+      [{ kind: 'resumeAfter', token: { _data: 'pbrt-2' } }, 0],
+    ]);
+    expect(logger.named('relay.idle-checkpoint')).toHaveLength(2);
+  });
+
+  it('keeps a quiet stream\'s token for the end of the invocation while the idle interval has not passed', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const quiet: ChangeSource = { tryNext: async () => null, resumeToken: { _data: 'pbrt-9' }, close: async () => undefined };
+    const { built } = deps(store, quiet, { send: async () => undefined });
+
+    await relayStream({ ...built, now: () => 0 }, stream, limits, budget(3));
+
+    expect(store.saves).toEqual([{ resume: { kind: 'resumeAfter', token: { _data: 'pbrt-9' } }, eventsAdded: 0, leaseExpiresAt: expect.any(Number) }]);
+  });
+});
+
+function resumable(): Checkpoint {
+  return { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
+}
+
+describe('relayStream on an unreadable checkpoint', () => {
+  it('stalls the stream with CHECKPOINT_CONFLICT instead of restarting it from now', async () => {
+    const store = new MemoryStore();
+    store.read = async () => {
+      throw new CdcError('CHECKPOINT_CONFLICT', 'checkpoint resume point cannot be decoded: unknown resumeKind "nowish"');
+    };
+    const sent: OutgoingRecord[] = [];
+    const { built, metrics } = deps(store, sourceOf([insert(1)]), { send: async (records) => void sent.push(...records) });
+
+    const outcome = await relayStream(built, stream, limits, budget(5));
+
+    expect(outcome).toMatchObject({ status: 'stalled', code: 'CHECKPOINT_CONFLICT' });
+    expect(store.stalled?.code).toBe('CHECKPOINT_CONFLICT');
+    expect(store.saves).toHaveLength(0);
+    expect(sent).toHaveLength(0);
+    expect(metrics.total('StreamStalled')).toBe(1);
+  });
+
+  it('fails with MONGO_FATAL, the driver error as cause, when MongoDB refuses the change stream', async () => {
+    const store = new MemoryStore();
+    store.checkpoint = resumable();
+    const denied = new MongoServerError({ code: 13, codeName: 'Unauthorized', errmsg: 'not authorized' });
+    const { built, metrics } = deps(store, sourceOf([denied]), { send: async () => undefined });
+
+    await expect(relayStream(built, stream, limits, budget(5))).rejects.toMatchObject({ code: 'MONGO_FATAL', cause: denied });
+    expect(metrics.total('MongoErrors')).toBe(1);
+  });
+});
+
+describe('relay wiring', () => {
+  it('never connects to Kafka when the lease is held or the stream is stalled', async () => {
+    let producerAsked = 0;
+    const producer = async () => {
+      producerAsked++;
+      throw new Error('Kafka must not be touched');
+    };
+    const held = new MemoryStore();
+    held.acquireLease = async () => undefined;
+    const stalledStore = new MemoryStore();
+    stalledStore.checkpoint = { ...resumable(), stalled: { code: 'CHANGE_STREAM_HISTORY_LOST', reason: 'gone', at: 'x' } };
+
+    for (const store of [held, stalledStore]) {
+      const built = relayDeps({
+        store,
+        producer,
+        // Never reached: both invocations end before a change stream is opened.
+        mongo: {} as MongoClient,
+        stream,
+        maxRequestBytes: 1_000_000,
+        logger: new RecordingLogger(),
+        metrics: new RecordingMetrics(),
+      });
+      expect((await relayStream(built, stream, limits, budget(5))).status).toMatch(/lease-held|stalled/);
+    }
+
+    expect(producerAsked).toBe(0);
   });
 });

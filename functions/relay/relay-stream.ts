@@ -1,10 +1,11 @@
-import { BSON, type ChangeStreamDocument, type ResumeToken, Timestamp } from 'mongodb';
-import { CdcError, classifyMongoError } from '../../shared/errors';
-import { nextOrdinal, versionOf } from '../../shared/event-version';
+import type { ChangeStreamDocument, ResumeToken } from 'mongodb';
+import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
+import { mapChangeStreamError } from '../../shared/mongo-errors';
+import { clusterTimeOfEvent, nextPosition, type ResumePoint, resumeTokenText, type StreamPosition } from '../../shared/stream-position';
 import type { ChangeSource } from './change-source';
-import type { Checkpoint, CheckpointStore, ClusterPosition, Lease, ResumePoint } from './checkpoint-store';
+import type { Checkpoint, CheckpointStore, Lease } from './checkpoint-store';
 import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
@@ -41,30 +42,45 @@ export type RelayOutcome =
   | { status: 'stopped'; reason: string }
   | { status: 'lease-lost'; events: number };
 
-const tokenText = (token: ResumeToken | undefined) =>
-  token === undefined ? '' : BSON.EJSON.stringify(token, { relaxed: false });
-
-function clusterTimeOf(event: ChangeStreamDocument): Timestamp | undefined {
-  return 'clusterTime' in event && event.clusterTime instanceof Timestamp ? event.clusterTime : undefined;
-}
-
-/** The event's oplog position; its ordinal continues across batches and runs through the checkpoint. */
-function nextPosition(previous: ClusterPosition | undefined, clusterTime: Timestamp): ClusterPosition {
-  return versionOf(clusterTime, nextOrdinal(previous, clusterTime));
-}
-
-interface Batch {
+/** Records read from the change stream, ready to produce; `last` is where the checkpoint moves once Kafka has them. */
+export interface ChangeBatch {
   records: OutgoingRecord[];
   events: number;
   bytes: number;
   deadLettered: number;
   trimmed: number;
-  last?: { token: ResumeToken; position: ClusterPosition | undefined; invalidate: boolean };
+  last?: { token: ResumeToken; position: StreamPosition | undefined; invalidate: boolean };
 }
 
 /**
- * One invocation of the relay for one stream: take the lease, resume the change stream from the checkpoint, and until
- * the time budget ends, move bounded batches to Kafka, saving the checkpoint after Kafka acknowledged each batch.
+ * One invocation's state for one stream, held by the lease: what every step reads and moves. A step that writes
+ * the control table goes through `run.deps.store` with `run.lease`, so every write is fenced.
+ */
+export interface RelayRun {
+  readonly deps: RelayDeps;
+  readonly stream: StreamConfig;
+  readonly limits: RelayLimits;
+  readonly lease: Lease;
+  readonly now: () => number;
+  /** The lease's new expiry, extended with every checkpoint write. */
+  readonly leaseExpiry: () => number;
+  /** False once only the safety margin is left: no new read or batch starts. */
+  readonly hasTime: () => boolean;
+  readonly log: { readonly streamId: string };
+  source: ChangeSource | undefined;
+  resume: ResumePoint;
+  /** The last relayed event's position; its ordinal continues across batches and invocations. */
+  position: StreamPosition | undefined;
+  /** The token text last written to the checkpoint, and when: quiet-stream saves skip an unchanged token. */
+  savedToken: string;
+  savedAt: number;
+  totals: { events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number };
+}
+
+/**
+ * One invocation of the relay for one stream: take the lease, refuse a stalled or stopped stream, fix the start
+ * point, then until the time budget ends move bounded batches to Kafka, saving the checkpoint after Kafka
+ * acknowledged each one. Each step is a named function below, in the order it runs.
  */
 export async function relayStream(
   deps: RelayDeps,
@@ -73,214 +89,314 @@ export async function relayStream(
   invocation: Invocation,
 ): Promise<RelayOutcome> {
   const now = deps.now ?? Date.now;
-  const { store, logger, metrics } = deps;
-  const streamLog = { streamId: stream.id };
   const leaseExpiry = () => now() + invocation.remainingMs() + limits.leaseGraceMs;
+  const lease = await takeLease(deps, stream, invocation, leaseExpiry(), now());
+  if ('status' in lease) return lease;
 
-  const lease = await store.acquireLease(stream.id, invocation.owner, leaseExpiry(), now());
-  if (!lease) {
-    const holder = (await store.read(stream.id))?.lease;
-    logger.info({ event: 'relay.lease-held', ...streamLog, holder: holder?.owner, holderExpiresAt: holder?.expiresAt });
-    metrics.add('LeaseHeld', 'Count', 1);
-    // This path returns before the try/finally that flushes the rest.
-    metrics.flush();
-    return { status: 'lease-held', ...(holder ? { holder: holder.owner } : {}) };
-  }
-
-  let source: ChangeSource | undefined;
-  let pendingRead: () => Promise<Batch> | undefined = () => undefined;
-  let totals = { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0 };
+  const run: RelayRun = {
+    deps,
+    stream,
+    limits,
+    lease,
+    now,
+    leaseExpiry,
+    hasTime: () => invocation.remainingMs() > limits.safetyMarginMs,
+    log: { streamId: stream.id },
+    source: undefined,
+    resume: { kind: 'now' },
+    position: undefined,
+    savedToken: '',
+    savedAt: now(),
+    totals: { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0 },
+  };
+  const reads = new ReadAhead(run);
   try {
-    const stored = await store.read(stream.id);
-    const checkpoint: Checkpoint = stored ?? {
-      streamId: stream.id,
-      resume: { kind: 'now' },
-      eventsRelayed: 0,
-      gaps: [],
-      replays: [],
-    };
-    if (checkpoint.stalled) {
-      logger.error({ event: 'relay.stalled', ...streamLog, code: checkpoint.stalled.code, reason: checkpoint.stalled.reason });
-      metrics.add('StreamStalled', 'Count', 1);
-      if (checkpoint.updatedAt) metrics.add('CheckpointAgeSeconds', 'Seconds', (now() - Date.parse(checkpoint.updatedAt)) / 1000);
-      return { status: 'stalled', code: checkpoint.stalled.code, reason: checkpoint.stalled.reason };
-    }
-    if (checkpoint.stopped) {
-      logger.warn({ event: 'relay.stopped', ...streamLog, reason: checkpoint.stopped.reason });
-      return { status: 'stopped', reason: checkpoint.stopped.reason };
-    }
-
-    let resume = checkpoint.resume;
-    let position = checkpoint.lastEvent;
-    let savedToken = resume.kind === 'resumeAfter' || resume.kind === 'startAfter' ? tokenText(resume.token) : '';
-    let savedAt = now();
-    if (resume.kind === 'now') {
-      // A new (or reset-to-now) stream records where it starts before relaying anything, so "now" is fixed once.
-      resume = await startingPoint(stream, deps, checkpoint.updatedAt === undefined);
-      await store.save(lease, { resume, eventsAdded: 0, leaseExpiresAt: leaseExpiry() });
-    }
-    source = deps.openSource(resume);
-    logger.info({ event: 'relay.start', ...streamLog, resumeKind: resume.kind, lastEvent: position });
-
-    const hasTime = () => invocation.remainingMs() > limits.safetyMarginMs;
-    const collect = (from: ClusterPosition | undefined) => {
-      const reading = collectBatch(activeSource, stream, limits, from, hasTime, now);
-      // Settled later, or abandoned when the invocation fails first; never an unhandled rejection.
-      reading.catch(() => undefined);
-      return reading;
-    };
-    let activeSource = source;
-    // Reading batch N+1 overlaps producing batch N; every batch read is produced before the loop ends, so no token is
-    // ever saved past an event that Kafka has not acknowledged.
-    let next: Promise<Batch> | undefined = hasTime() ? collect(position) : undefined;
-    pendingRead = () => next;
-    while (next) {
-      const batch = await next;
-      next = undefined;
-      if (batch.events === 0) {
-        // Quiet stream: keep the checkpoint inside the oplog window with the server's post-batch resume token.
-        const token = source.resumeToken;
-        const text = tokenText(token);
-        if (token && text !== savedToken && now() - savedAt >= limits.idleCheckpointMs) {
-          await store.save(lease, { resume: { kind: 'resumeAfter', token }, eventsAdded: 0, leaseExpiresAt: leaseExpiry() });
-          savedToken = text;
-          savedAt = now();
-          totals.checkpoints++;
-          logger.debug({ event: 'relay.idle-checkpoint', ...streamLog });
-        }
-        if (hasTime()) next = collect(position);
-        continue;
-      }
-      if (batch.last && !batch.last.invalidate && hasTime()) next = collect(batch.last.position ?? position);
-
-      const produceStarted = now();
-      try {
-        await deps.producer.send(batch.records);
-      } catch (error) {
-        metrics.add('KafkaProduceErrors', 'Count', 1);
-        logger.error({ event: 'relay.produce-failed', ...streamLog, events: batch.events, error: (error as Error).message });
-        throw new CdcError('KAFKA_PRODUCE_FAILED', `Kafka did not acknowledge a batch of ${batch.events} events for stream "${stream.id}"; the checkpoint was not moved`, { cause: error });
-      }
-      const produceMs = now() - produceStarted;
-
-      const last = batch.last;
-      if (!last) throw new Error('a non-empty batch always has a last event');
-      resume = { kind: last.invalidate ? 'startAfter' : 'resumeAfter', token: last.token };
-      position = last.position ?? position;
-      const checkpointStarted = now();
-      await store.save(lease, {
-        resume,
-        ...(position ? { lastEvent: position } : {}),
-        eventsAdded: batch.events,
-        leaseExpiresAt: leaseExpiry(),
-      });
-      const checkpointMs = now() - checkpointStarted;
-      savedToken = tokenText(last.token);
-      savedAt = now();
-
-      totals = {
-        events: totals.events + batch.events,
-        batches: totals.batches + 1,
-        deadLettered: totals.deadLettered + batch.deadLettered,
-        trimmed: totals.trimmed + batch.trimmed,
-        checkpoints: totals.checkpoints + 1,
-      };
-      const lagSeconds = position ? Math.max(0, now() / 1000 - position.seconds) : undefined;
-      logger.info({
-        event: 'relay.batch',
-        ...streamLog,
-        events: batch.events,
-        records: batch.records.length,
-        bytes: batch.bytes,
-        produceMs,
-        checkpointMs,
-        ...(lagSeconds !== undefined ? { lagSeconds } : {}),
-        deadLettered: batch.deadLettered,
-        trimmed: batch.trimmed,
-      });
-      metrics.add('EventsRelayed', 'Count', batch.events);
-      metrics.add('BatchBytes', 'Bytes', batch.bytes);
-      if (lagSeconds !== undefined) metrics.add('LagSeconds', 'Seconds', lagSeconds);
-      if (batch.deadLettered > 0) metrics.add('EventsDeadLettered', 'Count', batch.deadLettered);
-      if (batch.trimmed > 0) metrics.add('EventsTrimmed', 'Count', batch.trimmed);
-      metrics.flush();
-
-      if (last.invalidate) {
-        metrics.add('StreamInvalidated', 'Count', 1);
-        if (stream.onInvalidate === 'stop') {
-          await store.markStopped(lease, 'invalidated: the watched collection or database was dropped or renamed');
-          logger.warn({ event: 'relay.invalidated', ...streamLog, action: 'stop' });
-          return { status: 'stopped', reason: 'invalidated' };
-        }
-        logger.warn({ event: 'relay.invalidated', ...streamLog, action: 'continue with startAfter' });
-        await activeSource.close();
-        activeSource = deps.openSource(resume);
-        source = activeSource;
-        if (hasTime()) next = collect(position);
-      }
-    }
-
-    // Leave with the newest token the server gave, so a quiet stream's next run starts where this one ended.
-    const finalToken = source.resumeToken;
-    if (finalToken && tokenText(finalToken) !== savedToken) {
-      await store.save(lease, { resume: { kind: 'resumeAfter', token: finalToken }, eventsAdded: 0, leaseExpiresAt: leaseExpiry() });
-      totals.checkpoints++;
-    }
-    metrics.add('CheckpointAgeSeconds', 'Seconds', (now() - savedAt) / 1000);
-    return { status: 'relayed', ...totals };
+    const checkpoint = await deps.store.read(stream.id);
+    const refused = refuseStalledOrStopped(run, checkpoint);
+    if (refused) return refused;
+    await fixStartPoint(run, checkpoint);
+    run.source = deps.openSource(run.resume);
+    deps.logger.info({ event: 'relay.start', ...run.log, resumeKind: run.resume.kind, lastEvent: run.position });
+    const ended = await relayBatches(run, reads);
+    if (ended) return ended;
+    await saveFinalToken(run);
+    deps.metrics.add('CheckpointAgeSeconds', 'Seconds', (now() - run.savedAt) / 1000);
+    return { status: 'relayed', ...run.totals };
   } catch (error) {
-    if (error instanceof CdcError && error.code === 'LEASE_LOST') {
-      logger.error({ event: 'relay.lease-lost', ...streamLog, epoch: lease.epoch, error: error.message });
-      metrics.add('LeaseLost', 'Count', 1);
-      return { status: 'lease-lost', events: totals.events };
-    }
-    const classified = classifyMongoError(error);
-    if (classified.kind === 'history-lost') {
-      const reason = `resume point is no longer in the oplog (${classified.codeName ?? 'code'} ${classified.code ?? ''}): ${(error as Error).message}`;
-      await store.markStalled(lease, 'CHANGE_STREAM_HISTORY_LOST', reason);
-      logger.error({ event: 'relay.history-lost', ...streamLog, code: classified.code, reason });
-      metrics.add('StreamStalled', 'Count', 1);
-      return { status: 'stalled', code: 'CHANGE_STREAM_HISTORY_LOST', reason };
-    }
-    if (!(error instanceof CdcError)) {
-      metrics.add(classified.kind === 'not-mongo' ? 'RelayErrors' : 'MongoErrors', 'Count', 1);
-      logger.error({ event: 'relay.failed', ...streamLog, kind: classified.kind, error: (error as Error).message });
-    }
-    throw error;
+    return await classifyFailure(run, error);
   } finally {
-    metrics.flush();
-    await source?.close().catch(() => undefined);
-    await pendingRead()?.catch(() => undefined);
-    await store.release(lease).catch((error: unknown) => {
-      logger.warn({ event: 'relay.release-failed', ...streamLog, error: (error as Error).message });
+    deps.metrics.flush();
+    await run.source?.close().catch(() => undefined);
+    await reads.abandon();
+    await deps.store.release(lease).catch((error: unknown) => {
+      deps.logger.warn({ event: 'relay.release-failed', ...run.log, error: (error as Error).message });
     });
   }
 }
 
-/** A brand-new stream starts at its configured time; otherwise (also after a reset to now) at the server's now. */
-async function startingPoint(stream: StreamConfig, deps: RelayDeps, brandNew: boolean): Promise<ResumePoint> {
-  if (brandNew && stream.startAt !== 'now') {
-    return { kind: 'startAtOperationTime', seconds: Math.floor(Date.parse(stream.startAt) / 1000), increment: 0 };
+/** The stream's lease, or the outcome for the caller when another live invocation holds it. */
+async function takeLease(
+  deps: RelayDeps,
+  stream: StreamConfig,
+  invocation: Invocation,
+  expiresAt: number,
+  now: number,
+): Promise<Lease | RelayOutcome> {
+  const lease = await deps.store.acquireLease(stream.id, invocation.owner, expiresAt, now);
+  if (lease) return lease;
+  const holder = (await deps.store.read(stream.id))?.lease;
+  deps.logger.info({ event: 'relay.lease-held', streamId: stream.id, holder: holder?.owner, holderExpiresAt: holder?.expiresAt });
+  deps.metrics.add('LeaseHeld', 'Count', 1);
+  deps.metrics.flush();
+  return { status: 'lease-held', ...(holder ? { holder: holder.owner } : {}) };
+}
+
+/** A stalled or stopped stream waits for an operator; this returns the outcome saying so, or undefined to go on. */
+function refuseStalledOrStopped(run: RelayRun, checkpoint: Checkpoint | undefined): RelayOutcome | undefined {
+  const { logger, metrics } = run.deps;
+  if (checkpoint?.stalled) {
+    logger.error({ event: 'relay.stalled', ...run.log, code: checkpoint.stalled.code, reason: checkpoint.stalled.reason });
+    metrics.add('StreamStalled', 'Count', 1);
+    if (checkpoint.updatedAt) metrics.add('CheckpointAgeSeconds', 'Seconds', (run.now() - Date.parse(checkpoint.updatedAt)) / 1000);
+    return { status: 'stalled', code: checkpoint.stalled.code, reason: checkpoint.stalled.reason };
   }
-  return { kind: 'startAtOperationTime', ...(await deps.serverTime()) };
+  if (checkpoint?.stopped) {
+    logger.warn({ event: 'relay.stopped', ...run.log, reason: checkpoint.stopped.reason });
+    return { status: 'stopped', reason: checkpoint.stopped.reason };
+  }
+  return undefined;
+}
+
+/**
+ * Where this invocation starts: the checkpoint's resume point, or for a new (or reset-to-now) stream a fixed time,
+ * saved before anything is relayed so "now" is decided once.
+ */
+async function fixStartPoint(run: RelayRun, checkpoint: Checkpoint | undefined): Promise<void> {
+  run.resume = checkpoint?.resume ?? { kind: 'now' };
+  run.position = checkpoint?.lastEvent;
+  run.savedToken = run.resume.kind === 'resumeAfter' || run.resume.kind === 'startAfter' ? resumeTokenText(run.resume.token) : '';
+  if (run.resume.kind !== 'now') return;
+  const brandNew = checkpoint?.updatedAt === undefined;
+  run.resume =
+    brandNew && run.stream.startAt !== 'now'
+      ? { kind: 'startAtOperationTime', seconds: Math.floor(Date.parse(run.stream.startAt) / 1000), increment: 0 }
+      : { kind: 'startAtOperationTime', ...(await run.deps.serverTime()) };
+  await run.deps.store.save(run.lease, { resume: run.resume, eventsAdded: 0, leaseExpiresAt: run.leaseExpiry() });
+}
+
+/**
+ * Reading batch N+1 overlaps producing batch N. Every batch read is produced before the loop ends, so no token is
+ * ever saved past an event that Kafka has not acknowledged.
+ */
+class ReadAhead {
+  private pending: Promise<ChangeBatch> | undefined;
+
+  constructor(private readonly run: RelayRun) {}
+
+  /** Starts reading the next batch unless one is being read or time is up. */
+  start(from: StreamPosition | undefined = this.run.position): void {
+    if (this.pending || !this.run.hasTime() || !this.run.source) return;
+    const reading = collectBatch(this.run, this.run.source, from);
+    // Settled later, or abandoned when the invocation fails first; never an unhandled rejection.
+    reading.catch(() => undefined);
+    this.pending = reading;
+  }
+
+  /** The batch being read, or undefined when none was started (time is up). */
+  async take(): Promise<ChangeBatch | undefined> {
+    const reading = this.pending;
+    this.pending = undefined;
+    return reading;
+  }
+
+  async abandon(): Promise<void> {
+    await this.pending?.catch(() => undefined);
+  }
+}
+
+/**
+ * The invocation's loop: each turn takes one batch from the change stream and moves it to Kafka and the checkpoint,
+ * or, when the stream was quiet, saves the idle checkpoint. Returns an outcome when the stream must stop early.
+ *
+ * Between two turns nothing is in flight but the read of the next batch, the checkpoint is saved and the lease
+ * extended: this is where other bounded work of the same stream (a snapshot chunk, say) can be interleaved, producing
+ * through `produceThenSave` so its records are acknowledged before its progress is saved.
+ */
+async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutcome | undefined> {
+  reads.start();
+  for (let batch = await reads.take(); batch; batch = await reads.take()) {
+    if (batch.events === 0) {
+      await saveIdleCheckpoint(run);
+    } else {
+      if (!batch.last?.invalidate) reads.start(batch.last?.position ?? run.position);
+      await publishChangeBatch(run, batch);
+      if (batch.last?.invalidate) {
+        const stopped = await handleInvalidate(run);
+        if (stopped) return stopped;
+      }
+    }
+    reads.start();
+  }
+  return undefined;
+}
+
+/**
+ * Sends records and, only after Kafka acknowledged every one, runs the checkpoint write. The step any batch of this
+ * stream goes through, whatever produced its records.
+ */
+export async function produceThenSave(
+  run: RelayRun,
+  records: readonly OutgoingRecord[],
+  events: number,
+  save: () => Promise<void>,
+): Promise<{ produceMs: number; checkpointMs: number }> {
+  const produceStarted = run.now();
+  try {
+    await run.deps.producer.send(records);
+  } catch (error) {
+    run.deps.metrics.add('KafkaProduceErrors', 'Count', 1);
+    run.deps.logger.error({ event: 'relay.produce-failed', ...run.log, events, error: (error as Error).message });
+    throw new CdcError(
+      'KAFKA_PRODUCE_FAILED',
+      `Kafka did not acknowledge a batch of ${events} events for stream "${run.stream.id}"; the checkpoint was not moved`,
+      { cause: error },
+    );
+  }
+  const checkpointStarted = run.now();
+  await save();
+  run.totals.checkpoints++;
+  return { produceMs: checkpointStarted - produceStarted, checkpointMs: run.now() - checkpointStarted };
+}
+
+/** Produces a change-stream batch, moves the checkpoint past its last event, and reports it. */
+async function publishChangeBatch(run: RelayRun, batch: ChangeBatch): Promise<void> {
+  const last = batch.last;
+  if (!last) throw new Error('a non-empty batch always has a last event');
+  const resume: ResumePoint = { kind: last.invalidate ? 'startAfter' : 'resumeAfter', token: last.token };
+  const position = last.position ?? run.position;
+  const timing = await produceThenSave(run, batch.records, batch.events, () =>
+    run.deps.store.save(run.lease, {
+      resume,
+      ...(position ? { lastEvent: position } : {}),
+      eventsAdded: batch.events,
+      leaseExpiresAt: run.leaseExpiry(),
+    }),
+  );
+  run.resume = resume;
+  run.position = position;
+  run.savedToken = resumeTokenText(last.token);
+  run.savedAt = run.now();
+  run.totals.events += batch.events;
+  run.totals.batches++;
+  run.totals.deadLettered += batch.deadLettered;
+  run.totals.trimmed += batch.trimmed;
+
+  const { logger, metrics } = run.deps;
+  const lagSeconds = position ? Math.max(0, run.now() / 1000 - position.seconds) : undefined;
+  logger.info({
+    event: 'relay.batch',
+    ...run.log,
+    events: batch.events,
+    records: batch.records.length,
+    bytes: batch.bytes,
+    ...timing,
+    ...(lagSeconds !== undefined ? { lagSeconds } : {}),
+    deadLettered: batch.deadLettered,
+    trimmed: batch.trimmed,
+  });
+  metrics.add('EventsRelayed', 'Count', batch.events);
+  metrics.add('BatchBytes', 'Bytes', batch.bytes);
+  if (lagSeconds !== undefined) metrics.add('LagSeconds', 'Seconds', lagSeconds);
+  if (batch.deadLettered > 0) metrics.add('EventsDeadLettered', 'Count', batch.deadLettered);
+  if (batch.trimmed > 0) metrics.add('EventsTrimmed', 'Count', batch.trimmed);
+  metrics.flush();
+}
+
+/** Quiet stream: keep the checkpoint inside the oplog window with the server's post-batch resume token. */
+async function saveIdleCheckpoint(run: RelayRun): Promise<void> {
+  const token = run.source?.resumeToken;
+  if (!token) return;
+  const text = resumeTokenText(token);
+  if (text === run.savedToken || run.now() - run.savedAt < run.limits.idleCheckpointMs) return;
+  await run.deps.store.save(run.lease, { resume: { kind: 'resumeAfter', token }, eventsAdded: 0, leaseExpiresAt: run.leaseExpiry() });
+  run.savedToken = text;
+  run.savedAt = run.now();
+  run.totals.checkpoints++;
+  run.deps.logger.debug({ event: 'relay.idle-checkpoint', ...run.log });
+}
+
+/**
+ * The watched collection or database was dropped or renamed; the invalidate is already in Kafka and the checkpoint
+ * says startAfter its token. Per configuration the stream stops (CHANGE_STREAM_INVALIDATED, until an operator resets
+ * it) or a new change stream continues after it.
+ */
+async function handleInvalidate(run: RelayRun): Promise<RelayOutcome | undefined> {
+  const { store, logger, metrics } = run.deps;
+  metrics.add('StreamInvalidated', 'Count', 1);
+  if (run.stream.onInvalidate === 'stop') {
+    await store.markStopped(run.lease, 'invalidated: the watched collection or database was dropped or renamed');
+    logger.warn({ event: 'relay.invalidated', ...run.log, code: 'CHANGE_STREAM_INVALIDATED', action: 'stop' });
+    return { status: 'stopped', reason: 'invalidated' };
+  }
+  logger.warn({ event: 'relay.invalidated', ...run.log, code: 'CHANGE_STREAM_INVALIDATED', action: 'continue with startAfter' });
+  await run.source?.close();
+  run.source = run.deps.openSource(run.resume);
+  return undefined;
+}
+
+/** Leave with the newest token the server gave, so a quiet stream's next run starts where this one ended. */
+async function saveFinalToken(run: RelayRun): Promise<void> {
+  const token = run.source?.resumeToken;
+  if (!token || resumeTokenText(token) === run.savedToken) return;
+  await run.deps.store.save(run.lease, { resume: { kind: 'resumeAfter', token }, eventsAdded: 0, leaseExpiresAt: run.leaseExpiry() });
+  run.totals.checkpoints++;
+}
+
+/**
+ * What a failure means for the stream. A lost lease ends the invocation quietly (the new holder goes on); a resume
+ * point gone from the oplog or a checkpoint that cannot be read stalls the stream for an operator; everything else
+ * fails the invocation with a named error, MongoDB errors mapped to theirs, so the next one retries.
+ */
+async function classifyFailure(run: RelayRun, error: unknown): Promise<RelayOutcome> {
+  const { store, logger, metrics } = run.deps;
+  const named = mapChangeStreamError(error);
+  if (named instanceof CdcError && named.code === 'LEASE_LOST') {
+    logger.error({ event: 'relay.lease-lost', ...run.log, epoch: run.lease.epoch, error: named.message });
+    metrics.add('LeaseLost', 'Count', 1);
+    return { status: 'lease-lost', events: run.totals.events };
+  }
+  if (named instanceof CdcError && (named.code === 'CHANGE_STREAM_HISTORY_LOST' || named.code === 'CHECKPOINT_CONFLICT')) {
+    await store.markStalled(run.lease, named.code, named.message);
+    logger.error({
+      event: named.code === 'CHANGE_STREAM_HISTORY_LOST' ? 'relay.history-lost' : 'relay.checkpoint-unreadable',
+      ...run.log,
+      code: named.code,
+      reason: named.message,
+    });
+    metrics.add('StreamStalled', 'Count', 1);
+    return { status: 'stalled', code: named.code, reason: named.message };
+  }
+  if (named !== error && named instanceof CdcError) {
+    // A MongoDB error, now named (MONGO_FATAL or MONGO_UNAVAILABLE) with the driver's error as its cause.
+    metrics.add('MongoErrors', 'Count', 1);
+    logger.error({ event: 'relay.failed', ...run.log, code: named.code, error: named.message });
+  } else if (!(error instanceof CdcError)) {
+    metrics.add('RelayErrors', 'Count', 1);
+    logger.error({ event: 'relay.failed', ...run.log, error: (error as Error).message });
+  }
+  throw named;
 }
 
 /**
  * Reads one bounded batch: it closes at maxEvents, at maxBytes, maxWaitMs after its first event, at an invalidate
  * (the stream ends there), or when the time budget runs out. Returns an empty batch after one quiet getMore.
  */
-async function collectBatch(
-  source: ChangeSource,
-  stream: StreamConfig,
-  limits: RelayLimits,
-  startPosition: ClusterPosition | undefined,
-  hasTime: () => boolean,
-  now: () => number,
-): Promise<Batch> {
-  const batch: Batch = { records: [], events: 0, bytes: 0, deadLettered: 0, trimmed: 0 };
+async function collectBatch(run: RelayRun, source: ChangeSource, startPosition: StreamPosition | undefined): Promise<ChangeBatch> {
+  const { stream, now } = run;
+  const batch: ChangeBatch = { records: [], events: 0, bytes: 0, deadLettered: 0, trimmed: 0 };
   let position = startPosition;
   let firstAt: number | undefined;
-  while (batch.events < stream.batch.maxEvents && batch.bytes < stream.batch.maxBytes && hasTime()) {
+  while (batch.events < stream.batch.maxEvents && batch.bytes < stream.batch.maxBytes && run.hasTime()) {
     if (firstAt !== undefined && now() - firstAt >= stream.batch.maxWaitMs) break;
     const askedAt = now();
     const event = await source.tryNext();
@@ -293,17 +409,31 @@ async function collectBatch(
       continue;
     }
     firstAt ??= now();
-    const clusterTime = clusterTimeOf(event);
-    position = clusterTime ? nextPosition(position, clusterTime) : position;
-    const encoded = recordsForEvent(event, position?.ordinal ?? 0, stream, limits.maxRecordBytes);
+    position = nextEventPosition(position, event);
+    const encoded = recordsForEvent(event, position?.ordinal ?? 0, stream, run.limits.maxRecordBytes);
     batch.records.push(...encoded.records);
     batch.events++;
     batch.bytes += encoded.bytes;
-    if (encoded.deadLettered) batch.deadLettered++;
+    if (encoded.deadLettered) {
+      batch.deadLettered++;
+      run.deps.logger.warn({
+        event: 'relay.event-dead-lettered',
+        ...run.log,
+        code: encoded.deadLettered.code,
+        reason: encoded.deadLettered.reason,
+        operationType: event.operationType,
+      });
+    }
     if (encoded.trimmed) batch.trimmed++;
     const invalidate = event.operationType === 'invalidate';
     batch.last = { token: event._id, position, invalidate };
     if (invalidate) break;
   }
   return batch;
+}
+
+/** An event without a cluster time (dead-lettered) leaves the position where it was. */
+function nextEventPosition(previous: StreamPosition | undefined, event: ChangeStreamDocument): StreamPosition | undefined {
+  const clusterTime = clusterTimeOfEvent(event);
+  return clusterTime ? nextPosition(previous, clusterTime) : previous;
 }

@@ -17,7 +17,7 @@ import { external } from '../../infra/stack/endpoints';
 import { stackUp, stackDown } from '../../infra/stack/stack';
 import { CdcError } from '../../shared/errors';
 import { decodeRecord } from '../../shared/record-format';
-import { compareVersions } from '../../shared/event-version';
+import { comparePositions } from '../../shared/stream-position';
 import { readAllRecords, type ReadRecord } from '../../test/support/local-clients';
 import { isRealMongod } from '../../test/support/mongo-under-test';
 import { RelayHarness } from '../../test/support/relay-harness';
@@ -102,7 +102,7 @@ describe('relay against real services', () => {
       const records = byDocument.get(key) ?? [];
       expect(records.map((record) => record.event.operationType)).toEqual(operations);
       for (let index = 1; index < records.length; index++) {
-        expect(compareVersions(records[index - 1]!.version, records[index]!.version)).toBe(-1);
+        expect(comparePositions(records[index - 1]!.version, records[index]!.version)).toBe(-1);
       }
     }
     const rich = byDocument.get(canonical({ _id: 1000 }))?.[0]?.event as { fullDocument?: Document } | undefined;

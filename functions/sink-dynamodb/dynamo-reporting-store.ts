@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CdcError } from '../../shared/errors';
-import { versionToSortableString } from '../../shared/event-version';
+import { positionKey } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import { toAttributeMap } from './dynamo-item';
@@ -106,7 +106,7 @@ export class DynamoReportingStore implements ReportingStore {
   private itemFor(change: SinkChange): Record<string, AttributeValue> {
     const meta: Record<string, AttributeValue> = {
       _key: { S: change.identity },
-      _version: { S: versionToSortableString(change.version) },
+      _version: { S: positionKey(change.version) },
       _op: { S: change.operationType },
       _ns: { S: `${change.namespace.db}.${change.namespace.coll}` },
       _syncedAt: { S: new Date().toISOString() },

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
 import { parseEnv } from '../../shared/env-config';
 
 export const dynamoSinkEnvShape = {
   REPORTING_TABLE: z.string().min(1),
-  /** Topics are "<prefix>.<db>.<collection>": how the sink tells the namespace when an event does not say. */
-  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  /** How topics map back to collections, from the relay's own CDC_STREAMS (shared/topic-naming.ts). */
+  ...sinkTopicNamingEnvShape,
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
   SINK_DYNAMODB_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   SINK_TOMBSTONE_TTL_SECONDS: z.coerce.number().int().positive().optional(),

@@ -1,11 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { KafkaDeadLetterSink } from '../../shared/dead-letter';
 import { LazyProducer } from '../../shared/lazy-producer';
-import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
+import { createProducer, lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { LambdaKafkaEvent } from '../../shared/lambda-kafka-event';
+import { sinkTopicNamings } from '../../shared/topic-naming';
 import { createLogger } from '../../shared/logger';
 import { createMetrics } from '../../shared/metrics';
-import { runSink, type SinkSummary } from '../../shared/sink-runner';
+import { lazyDeadLetters, runSink, type SinkSummary } from '../../shared/sink-runner';
 import { OpenSearchStore } from './opensearch-store';
 import { createSearchClient } from './search-client';
 import { parseOpenSearchSinkEnv } from './sink-opensearch-config';
@@ -15,6 +16,7 @@ const SINK = 'opensearch';
 // Parsed once per container: a misconfigured function fails at cold start, naming the variable.
 const env = parseOpenSearchSinkEnv();
 const kafkaSettings = parseKafkaEnv();
+const topicNamings = sinkTopicNamings(env);
 const logger = createLogger('mongo-cdc-sink-opensearch');
 function basicAuthFrom(settings: typeof env): { basicAuth?: () => Promise<UsernamePassword> } {
   const { OPENSEARCH_USERNAME: username, OPENSEARCH_PASSWORD: password = '', OPENSEARCH_BASIC_AUTH_SECRET: secret } = settings;
@@ -36,20 +38,13 @@ const store = new OpenSearchStore(
   },
 );
 const kafka = lazyKafka(kafkaSettings, logger);
-// Idempotent, bounded retries: a lost broker fails the invocation rather than hanging until its deadline.
-const deadLetterProducer = new LazyProducer(
-  async () => (await kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } }),
+// Connected only when a batch has something to dead-letter.
+const deadLetters = lazyDeadLetters(
+  new LazyProducer(async () => createProducer(await kafka())),
+  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
   const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
-  const deadLetters = new KafkaDeadLetterSink(await deadLetterProducer.get(), env.SINK_DEAD_LETTER_TOPIC, SINK);
-  try {
-    return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicPrefix: env.SINK_TOPIC_PREFIX }, () =>
-      context.getRemainingTimeInMillis(),
-    );
-  } catch (error) {
-    await deadLetterProducer.drop();
-    throw error;
-  }
+  return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicNamings }, () => context.getRemainingTimeInMillis());
 }

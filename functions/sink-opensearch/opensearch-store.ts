@@ -1,5 +1,5 @@
 import { CdcError } from '../../shared/errors';
-import { versionToExternalLong } from '../../shared/event-version';
+import { positionToExternalLong } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import type { SearchClient } from './search-client';
@@ -90,7 +90,7 @@ export class OpenSearchStore implements ReportingStore {
       // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
       const meta =
         `{"_index":${JSON.stringify(this.indexFor(change.namespace))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
-        `"version":${versionToExternalLong(change.version)},"version_type":"external_gte"}`;
+        `"version":${positionToExternalLong(change.version)},"version_type":"external_gte"}`;
       body +=
         change.kind === 'delete'
           ? `{"delete":${meta}}\n`

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
 
 export const openSearchSinkEnvShape = {
   OPENSEARCH_URL: z.url(),
@@ -12,7 +13,8 @@ export const openSearchSinkEnvShape = {
   SINK_INDEX_TEMPLATE: z.string().min(1).default('mongo-cdc-{db}-{coll}'),
   /** Settings and mappings for indices the sink creates, e.g. {"mappings":{"properties":{...}}}. */
   SINK_INDEX_BODY: jsonVariable(z.record(z.string(), z.unknown())).optional(),
-  SINK_TOPIC_PREFIX: z.string().min(1).default('mongo-cdc'),
+  /** How topics map back to collections, from the relay's own CDC_STREAMS (shared/topic-naming.ts). */
+  ...sinkTopicNamingEnvShape,
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
   SINK_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
   AWS_REGION: z.string().default('us-east-1'),

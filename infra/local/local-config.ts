@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { relayEnvShape, type StreamConfig, topicFor } from '../../functions/relay/relay-config';
+import { relayEnvShape, type StreamConfig } from '../../functions/relay/relay-config';
 import { parseEnv } from '../../shared/env-config';
+import { topicsOfStream } from '../../shared/topic-naming';
 import { endpoints } from '../stack/endpoints';
 
 /**
@@ -60,9 +61,5 @@ export function parseRuntimeEnv(env: NodeJS.ProcessEnv = process.env) {
  */
 function sinkTopics(streams: readonly StreamConfig[], listed: string | undefined): Array<string | RegExp> {
   if (listed) return listed.split(',').map((topic) => topic.trim()).filter(Boolean);
-  return streams.map((stream) =>
-    stream.database && stream.collection
-      ? topicFor(stream, { db: stream.database, coll: stream.collection })
-      : new RegExp(`^${stream.topicPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.${stream.database ? `${stream.database}\\.` : ''}(?!.*dead-letter$)`),
-  );
+  return streams.flatMap((stream) => topicsOfStream(stream, stream));
 }

@@ -7,7 +7,8 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
-import { deadLetterTopicFor, type StreamConfig } from '../../functions/relay/relay-config';
+import type { StreamConfig } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { indexName } from '../../functions/sink-opensearch/search-document';
 
 async function tableExists(client: DynamoDBClient, name: string): Promise<boolean> {
@@ -41,7 +42,7 @@ export async function ensureTable(client: DynamoDBClient, name: string, hashKey:
 /** Every topic the pipeline writes, created up front so the sinks' consumer groups find them at once. */
 export async function ensureTopics(kafka: Kafka, streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): Promise<string[]> {
   const wanted = new Set<string>([sinkDeadLetterTopic]);
-  for (const stream of streams) wanted.add(deadLetterTopicFor(stream));
+  for (const stream of streams) wanted.add(deadLetterTopicOf(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
   const admin = kafka.admin();
   await admin.connect();

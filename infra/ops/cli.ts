@@ -115,7 +115,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError || (error instanceof CdcError && error.code === 'CONFIG_INVALID')) {
+    if (error instanceof CdcError && (error.code === 'OPERATOR_REQUEST_INVALID' || error.code === 'CONFIG_INVALID')) {
       output.err(`mongo-cdc: ${error.message}\n(mongo-cdc --help lists the commands)`);
       return 2;
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { createProducer } from '../../shared/kafka-client';
 import type { Admin, Producer } from 'kafkajs';
-import { deadLetterTopicFor } from '../../functions/relay/relay-config';
+import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { DEAD_LETTER_HEADERS } from '../../shared/dead-letter';
 import type { OpsContext } from './ops-context';
 import { explainFailure } from './ops-errors';
@@ -33,7 +34,7 @@ export const REPLAY_GROUP = 'mongo-cdc-dlq-replay';
 /** The relay's dead-letter topics (one per configured stream) and the sinks' one, unless the operator names one. */
 export function deadLetterTopics(context: OpsContext, topic: string | undefined): string[] {
   if (topic) return [topic];
-  const relayTopics = context.env.CDC_STREAMS ? context.streams().map((stream) => deadLetterTopicFor(stream)) : [];
+  const relayTopics = context.env.CDC_STREAMS ? context.streams().map((stream) => deadLetterTopicOf(stream)) : [];
   return [...new Set([...relayTopics, context.sinkDeadLetterTopic()])];
 }
 
@@ -169,7 +170,7 @@ export async function replayDeadLetters(
 async function redrive(context: OpsContext, deadLetterTopic: string, bySourceTopic: ReadonlyMap<string, TopicRecord[]>): Promise<void> {
   let producer: Producer | undefined;
   try {
-    producer = (await context.kafka()).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, maxRetryTime: 5_000 } });
+    producer = createProducer(await context.kafka());
     await producer.connect();
     for (const [sourceTopic, records] of bySourceTopic) {
       await producer.send({

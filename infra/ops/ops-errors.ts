@@ -1,9 +1,13 @@
 import { CdcError } from '../../shared/errors';
 
-/** A command line the CLI cannot act on (unknown stream, malformed time, missing flag): exit code 2, no service touched. */
-export class UsageError extends Error {
+/**
+ * A command line the CLI cannot act on (unknown stream, malformed time, missing flag): exit code 2, no service touched.
+ * One error family with the product's: a CdcError with code OPERATOR_REQUEST_INVALID, which the shared operator rules
+ * (functions/relay/operator-requests.ts) throw too.
+ */
+export class UsageError extends CdcError {
   constructor(message: string) {
-    super(message);
+    super('OPERATOR_REQUEST_INVALID', message);
     this.name = 'UsageError';
   }
 }
@@ -24,7 +28,7 @@ const MONGO_DENIALS = new Set([13, 18]);
  * names the permission and resource ("dynamodb:GetItem on table mongo-cdc-prod-control").
  */
 export function explainFailure(error: unknown, attempted: string): Error {
-  if (error instanceof UsageError || error instanceof CdcError) return error;
+  if (error instanceof CdcError) return error;
   const details = error as { name?: string; type?: string; code?: unknown; message?: string };
   const message = details.message ?? String(error);
   const denied =

@@ -1,7 +1,9 @@
 import { BSON } from 'mongodb';
 import { openChangeSource } from '../../functions/relay/change-source';
 import type { Checkpoint } from '../../functions/relay/checkpoint-store';
-import { classifyMongoError } from '../../shared/errors';
+import { checkReplayFrom, parseOperatorTime, planReset, type RequestWording } from '../../functions/relay/operator-requests';
+import { classifyMongoError } from '../../shared/mongo-errors';
+import { resumeTokenText } from '../../shared/stream-position';
 import type { OpsContext } from './ops-context';
 import { explainFailure, UsageError } from './ops-errors';
 
@@ -21,18 +23,8 @@ export interface StreamStatus {
   readonly replays: Checkpoint['replays'];
 }
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** An ISO 8601 time with a zone ("2026-11-24T18:00:00Z"); anything looser is refused rather than guessed. */
-export function parseOperatorTime(flag: string, text: string | undefined, now: Date): Date {
-  if (text === undefined || text === '') throw new UsageError(`${flag} is required`);
-  const millis = ISO_TIME.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(millis)) {
-    throw new UsageError(`${flag} must be an ISO 8601 time with a zone, such as 2026-11-24T18:00:00Z; got ${JSON.stringify(text)}`);
-  }
-  if (millis > now.getTime()) throw new UsageError(`${flag} ${text} is in the future`);
-  return new Date(millis);
-}
+/** The CLI's words for the shared operator rules (functions/relay/operator-requests.ts). */
+const CLI_WORDING: RequestWording = { to: '--to', from: '--from', force: 'Pass --force', replay: 'use "replay --from"', reset: 'use "reset --to"' };
 
 type StreamRef = { id: string; database?: string | undefined; collection?: string | undefined; configured?: boolean };
 
@@ -69,7 +61,7 @@ export function describeStream(
     ...status,
     resume:
       resume.kind === 'resumeAfter' || resume.kind === 'startAfter'
-        ? { kind: resume.kind, token: BSON.EJSON.stringify(resume.token, { relaxed: false }) }
+        ? { kind: resume.kind, token: resumeTokenText(resume.token) }
         : resume.kind === 'startAtOperationTime'
           ? { kind: resume.kind, from: new Date(resume.seconds * 1000).toISOString() }
           : { kind: resume.kind },
@@ -135,26 +127,10 @@ export interface ResetRequest {
 export async function resetStream(context: OpsContext, request: ResetRequest, now = new Date()): Promise<StreamStatus> {
   // A reset only touches the control table, so it works without CDC_STREAMS (the checkpoint must exist either way).
   const stream: StreamRef = context.streamsConfigured() ? context.stream(request.streamId) : { id: request.streamId, configured: false };
-  const toNow = request.to === 'now';
-  const to = toNow ? now : parseOperatorTime('--to', request.to, now);
   const store = context.checkpoints();
   const attempted = `dynamodb:GetItem/UpdateItem on table ${context.controlTable()}`;
   const checkpoint = await store.read(stream.id).catch((error: unknown) => Promise.reject(explainFailure(error, attempted)));
-  if (!checkpoint) throw new UsageError(`stream "${stream.id}" has no checkpoint yet: it has never run, so there is nothing to reset`);
-  if (!checkpoint.stalled && !checkpoint.stopped && !request.force) {
-    throw new UsageError(
-      `stream "${stream.id}" is neither stalled nor stopped; a reset skips every change between its checkpoint and ${toNow ? 'now' : to.toISOString()}. ` +
-        'Pass --force to do it anyway, or use "replay" to go back in time.',
-    );
-  }
-  if (checkpoint.lastEvent && to.getTime() < checkpoint.lastEvent.seconds * 1000) {
-    throw new UsageError(
-      `--to ${to.toISOString()} is before the last relayed event (${new Date(checkpoint.lastEvent.seconds * 1000).toISOString()}); use "replay --from" to go back`,
-    );
-  }
-  const target = toNow
-    ? ({ kind: 'now' } as const)
-    : ({ kind: 'startAtOperationTime', seconds: Math.floor(to.getTime() / 1000), increment: 0 } as const);
+  const target = planReset(checkpoint, { streamId: stream.id, to: request.to, force: request.force }, now, CLI_WORDING);
   await store.reset(stream.id, target, context.operator(request.by), now).catch((error: unknown) => Promise.reject(explainFailure(error, attempted)));
   return describeStream(stream, await store.read(stream.id), now);
 }
@@ -202,12 +178,7 @@ export async function replayStream(context: OpsContext, request: ReplayRequest, 
   const store = context.checkpoints();
   const attempted = `dynamodb:GetItem/UpdateItem on table ${context.controlTable()}`;
   const checkpoint = await store.read(stream.id).catch((error: unknown) => Promise.reject(explainFailure(error, attempted)));
-  if (checkpoint?.lastEvent && from.getTime() > (checkpoint.lastEvent.seconds + 1) * 1000) {
-    throw new UsageError(
-      `--from ${from.toISOString()} is after the last relayed event (${new Date(checkpoint.lastEvent.seconds * 1000).toISOString()}); ` +
-        'a replay from there would skip changes: use "reset --to" to skip on purpose',
-    );
-  }
+  checkReplayFrom(checkpoint, from, CLI_WORDING);
   if (!request.skipOplogCheck) await assertOplogHolds(context, stream.id, from);
   await store.replay(stream.id, from, context.operator(request.by), now).catch((error: unknown) => Promise.reject(explainFailure(error, attempted)));
   return describeStream(stream, await store.read(stream.id), now);

@@ -5,6 +5,7 @@ import { RecordingMetrics } from '../../shared/metrics';
 import { runSink, type ReportingStore, type SinkSummary } from '../../shared/sink-runner';
 import { localKafka, readAllRecords, type ReadRecord } from './local-clients';
 import { RecordingLogger } from './recording-logger';
+import { prefixNaming } from '../../shared/topic-naming';
 import { uniqueName } from './unique-name';
 
 /** Runs batches through the sinks' domain function with real stores and a real dead-letter topic. */
@@ -33,7 +34,7 @@ export class SinkHarness {
     return runSink(
       sink,
       lambdaKafkaEventOf(records),
-      { store, deadLetters, logger: this.logger, metrics: this.metrics, topicPrefix: 'mongo-cdc' },
+      { store, deadLetters, logger: this.logger, metrics: this.metrics, topicNamings: [prefixNaming()] },
       () => deadline - Date.now(),
     );
   }

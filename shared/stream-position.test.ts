@@ -1,17 +1,19 @@
-import { Timestamp } from 'mongodb';
+import { Int32, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from './errors';
 import {
-  compareVersions,
-  type EventVersion,
+  comparePositions,
+  decodeResumePoint,
+  encodeResumePoint,
+  type StreamPosition,
   EXTERNAL_VERSION_END_SECONDS,
   EXTERNAL_VERSION_EPOCH_SECONDS,
   nextOrdinal,
-  parseSortableVersion,
-  versionOf,
-  versionToExternalLong,
-  versionToSortableString,
-} from './event-version';
+  parsePositionKey,
+  positionAt,
+  positionToExternalLong,
+  positionKey,
+} from './stream-position';
 
 const UINT32_MAX = 0xffff_ffff;
 
@@ -29,7 +31,7 @@ function randomField(random: () => number, boundaries: number[], min: number, ma
   return random() < 0.5 ? boundaries[Math.floor(random() * boundaries.length)]! : min + Math.floor(random() * (max - min + 1));
 }
 
-function randomVersion(random: () => number, seconds = { min: 0, max: UINT32_MAX }): EventVersion {
+function randomVersion(random: () => number, seconds = { min: 0, max: UINT32_MAX }): StreamPosition {
   return {
     seconds: randomField(random, [seconds.min, 1_700_000_000, 1_700_000_001, seconds.max], seconds.min, seconds.max),
     increment: randomField(random, [0, 1, 15, 16, 255, 256, UINT32_MAX], 0, UINT32_MAX),
@@ -49,20 +51,20 @@ function caught(act: () => unknown): CdcError {
   throw new Error('expected a CdcError');
 }
 
-describe('versionOf', () => {
+describe('positionAt', () => {
   it('takes seconds and increment from the cluster time as unsigned values', () => {
     // Prepare
     const clusterTime = new Timestamp({ t: UINT32_MAX, i: UINT32_MAX });
 
     // Act
-    const version = versionOf(clusterTime, 7);
+    const version = positionAt(clusterTime, 7);
 
     // Assess
     expect(version).toEqual({ seconds: UINT32_MAX, increment: UINT32_MAX, ordinal: 7 });
   });
 
   it.each([-1, 1.5, Number.NaN, 2 ** 32])('rejects ordinal %s', (ordinal) => {
-    expect(caught(() => versionOf(new Timestamp({ t: 1, i: 1 }), ordinal)).code).toBe('RECORD_MALFORMED');
+    expect(caught(() => positionAt(new Timestamp({ t: 1, i: 1 }), ordinal)).code).toBe('RECORD_MALFORMED');
   });
 });
 
@@ -114,7 +116,7 @@ describe('nextOrdinal', () => {
   });
 });
 
-describe('compareVersions', () => {
+describe('comparePositions', () => {
   it.each([
     [{ seconds: 1, increment: 0, ordinal: 0 }, { seconds: 2, increment: 0, ordinal: 0 }, -1],
     [{ seconds: 2, increment: 0, ordinal: 0 }, { seconds: 1, increment: UINT32_MAX, ordinal: UINT32_MAX }, 1],
@@ -122,8 +124,8 @@ describe('compareVersions', () => {
     [{ seconds: 1, increment: 1, ordinal: 1 }, { seconds: 1, increment: 1, ordinal: 0 }, 1],
     [{ seconds: 1, increment: 1, ordinal: 1 }, { seconds: 1, increment: 1, ordinal: 1 }, 0],
   ])('compares %o with %o as %i', (a, b, expected) => {
-    expect(compareVersions(a, b)).toBe(expected);
-    expect(compareVersions(b, a)).toBe(-expected || 0);
+    expect(comparePositions(a, b)).toBe(expected);
+    expect(comparePositions(b, a)).toBe(-expected || 0);
   });
 });
 
@@ -137,14 +139,14 @@ describe('sortable version string', () => {
       const b = randomVersion(random);
 
       // Act
-      const byString = byteOrder(versionToSortableString(a), versionToSortableString(b));
+      const byString = byteOrder(positionKey(a), positionKey(b));
 
       // Assess
-      expect(byString, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(compareVersions(a, b));
+      expect(byString, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(comparePositions(a, b));
     }
   });
 
-  it('round-trips through parseSortableVersion', () => {
+  it('round-trips through parsePositionKey', () => {
     // Prepare
     const random = seededRandom(7);
 
@@ -152,11 +154,11 @@ describe('sortable version string', () => {
       const version = randomVersion(random);
 
       // Act
-      const text = versionToSortableString(version);
+      const text = positionKey(version);
 
       // Assess
       expect(text).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
-      expect(parseSortableVersion(text)).toEqual(version);
+      expect(parsePositionKey(text)).toEqual(version);
     }
   });
 
@@ -167,8 +169,8 @@ describe('sortable version string', () => {
     [{ seconds: UINT32_MAX, increment: UINT32_MAX, ordinal: UINT32_MAX }, 'ffffffff-ffffffff-ffffffff'],
     [{ seconds: 1, increment: 2, ordinal: 1_000_000 }, '00000001-00000002-000f4240'],
   ])('writes %o as %s', (version, text) => {
-    expect(versionToSortableString(version)).toBe(text);
-    expect(parseSortableVersion(text)).toEqual(version);
+    expect(positionKey(version)).toBe(text);
+    expect(parsePositionKey(text)).toEqual(version);
   });
 
   it.each([
@@ -176,7 +178,7 @@ describe('sortable version string', () => {
     ['a fraction', { seconds: 1, increment: 0.5, ordinal: 0 }, /increment 0.5/],
     ['an ordinal past 32 bits', { seconds: 1, increment: 0, ordinal: 2 ** 32 }, /ordinal 4294967296/],
   ])('refuses to write a version with %s', (_what, version, reason) => {
-    expect(caught(() => versionToSortableString(version)).message).toMatch(reason);
+    expect(caught(() => positionKey(version)).message).toMatch(reason);
   });
 
   it.each([
@@ -188,7 +190,7 @@ describe('sortable version string', () => {
     ['an empty string', ''],
   ])('rejects text with %s as RECORD_MALFORMED', (_what, text) => {
     // Act
-    const error = caught(() => parseSortableVersion(text));
+    const error = caught(() => parsePositionKey(text));
 
     // Assess
     expect(error.code).toBe('RECORD_MALFORMED');
@@ -196,11 +198,11 @@ describe('sortable version string', () => {
   });
 });
 
-describe('versionToExternalLong', () => {
+describe('positionToExternalLong', () => {
   it('maps the edges of its range to 0 and 2^63-1', () => {
     // Act
-    const first = versionToExternalLong({ seconds: EXTERNAL_VERSION_EPOCH_SECONDS, increment: 0, ordinal: 0 });
-    const last = versionToExternalLong({ seconds: EXTERNAL_VERSION_END_SECONDS - 1, increment: UINT32_MAX, ordinal: 0 });
+    const first = positionToExternalLong({ seconds: EXTERNAL_VERSION_EPOCH_SECONDS, increment: 0, ordinal: 0 });
+    const last = positionToExternalLong({ seconds: EXTERNAL_VERSION_END_SECONDS - 1, increment: UINT32_MAX, ordinal: 0 });
 
     // Assess
     expect(first).toBe(0n);
@@ -208,7 +210,7 @@ describe('versionToExternalLong', () => {
   });
 
   it('computes (seconds - 2017) * 2^32 + increment', () => {
-    expect(versionToExternalLong({ seconds: 1_700_000_000, increment: 7, ordinal: 3 })).toBe(
+    expect(positionToExternalLong({ seconds: 1_700_000_000, increment: 7, ordinal: 3 })).toBe(
       (1_700_000_000n - 1_483_228_800n) * 2n ** 32n + 7n,
     );
   });
@@ -223,12 +225,12 @@ describe('versionToExternalLong', () => {
       const b = randomVersion(random, representable);
 
       // Act
-      const externalA = versionToExternalLong(a);
-      const externalB = versionToExternalLong(b);
+      const externalA = positionToExternalLong(a);
+      const externalB = positionToExternalLong(b);
 
       // Assess
       const byLong = externalA < externalB ? -1 : externalA > externalB ? 1 : 0;
-      expect(byLong, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(compareVersions({ ...a, ordinal: 0 }, { ...b, ordinal: 0 }));
+      expect(byLong, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(comparePositions({ ...a, ordinal: 0 }, { ...b, ordinal: 0 }));
     }
   });
 
@@ -237,10 +239,41 @@ describe('versionToExternalLong', () => {
     ['from 2085-01-19T03:14:08Z', EXTERNAL_VERSION_END_SECONDS],
   ])('refuses cluster times %s', (_when, seconds) => {
     // Act
-    const error = caught(() => versionToExternalLong({ seconds, increment: 0, ordinal: 0 }));
+    const error = caught(() => positionToExternalLong({ seconds, increment: 0, ordinal: 0 }));
 
     // Assess
     expect(error.code).toBe('RECORD_MALFORMED');
     expect(error.message).toMatch(/outside the range an external version can carry/);
+  });
+});
+
+describe('resume point encoding', () => {
+  it('reads an item without a resume point (created by the first lease) as a new stream', () => {
+    expect(decodeResumePoint(undefined, undefined)).toEqual({ kind: 'now' });
+  });
+
+  it('round-trips every kind exactly', () => {
+    for (const resume of [
+      { kind: 'resumeAfter', token: { _data: '8263A1B2C3000000012B0229296E04' } },
+      { kind: 'startAfter', token: { _data: 'ab', extra: new Int32(7) } },
+      { kind: 'startAtOperationTime', seconds: 1_800_000_000, increment: 42 },
+      { kind: 'now' },
+    ] as const) {
+      const { kind, value } = encodeResumePoint(resume);
+      expect(decodeResumePoint(kind, value)).toEqual(resume);
+    }
+  });
+
+  it.each([
+    ['nowish', '', /unknown resumeKind "nowish"/],
+    [undefined, '{"_data":"ab"}', /has no resumeKind/],
+    ['resumeAfter', '{"_data":', /not Extended JSON/],
+    ['resumeAfter', '"text"', /not a document/],
+    ['startAtOperationTime', 'NaN.1', /not "<seconds>.<increment>"/],
+    ['startAtOperationTime', '', /not "<seconds>.<increment>"/],
+    ['startAtOperationTime', '99999999999.0', /not "<seconds>.<increment>"/],
+  ])('refuses a checkpoint it cannot decode instead of restarting from now (%s %s)', (kind, value, message) => {
+    expect(() => decodeResumePoint(kind, value)).toThrow(message);
+    expect(() => decodeResumePoint(kind, value)).toThrow(expect.objectContaining({ code: 'CHECKPOINT_CONFLICT' }));
   });
 });

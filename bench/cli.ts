@@ -3,12 +3,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
 import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
+import { codecBenchmark } from './codec-bench';
 import { runConnector } from './connector-phase';
 import { type LatencyResult, measureLatency } from './relay-latency';
 
@@ -101,7 +102,7 @@ async function relayBenchmark(): Promise<boolean> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
   const standIn = (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in';
   if (!external.mongodb() && standIn) {
-    // The stand-in keeps its whole oplog in memory; start from an empty one so earlier runs cannot skew or exhaust it.
+    // The stand-in keeps every run's documents in memory; start it empty so earlier runs cannot skew or exhaust it.
     console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
     await stackDown(() => undefined, ['mongodb']);
     await stackUp(() => undefined, ['mongodb']);
@@ -111,7 +112,8 @@ async function relayBenchmark(): Promise<boolean> {
   const db = uniqueName('bench');
   const table = uniqueName('bench-control');
   await createControlTable(dynamo, table);
-  const startSeconds = Math.floor(Date.now() / 1000) - 1;
+  // The server's own clock: a stand-in restarted a moment ago has no history before its start (as a new replica set).
+  const startSeconds = ((await mongo.db('admin').command({ ping: 1 })).operationTime as Timestamp).high;
   console.log(`inserting ${TOTAL} documents of about 1 KiB into ${db}.orders ...`);
   const collection = mongo.db(db).collection('orders');
   for (let index = 0; index < TOTAL; index += 1000) {
@@ -217,7 +219,11 @@ async function main(): Promise<boolean> {
   const [which] = process.argv.slice(2);
   if (which === 'relay') return relayBenchmark();
   if (which === 'sinks') return sinksBenchmark();
-  console.error('usage: npm run bench -- relay|sinks');
+  if (which === 'codec') {
+    codecBenchmark();
+    return true;
+  }
+  console.error('usage: npm run bench -- relay|sinks|codec');
   process.exit(2);
 }
 

@@ -1,4 +1,4 @@
-import { BSON, type Decimal128, type Document, Double, Int32, Long, ObjectId, type Timestamp } from 'mongodb';
+import { BSON, type Decimal128, Double, Int32, Long, ObjectId, type Timestamp } from 'mongodb';
 
 /*
  * Canonical Extended JSON, the record format's encoding, at close to the speed of JSON.parse and JSON.stringify.

@@ -48,7 +48,6 @@ export function jsonVariable<T extends z.ZodType>(inner: T) {
   });
 }
 
-export const positiveInt = z.coerce.number().int().positive();
 export const commaList = z
   .string()
   .transform((text) => text.split(',').map((part) => part.trim()).filter((part) => part !== ''))

@@ -65,7 +65,9 @@ export function lambdaKafkaEventOf(
 ): LambdaKafkaEvent {
   const grouped: Record<string, LambdaKafkaRecord[]> = {};
   for (const record of records) {
-    const group = (grouped[`${record.topic}-${record.partition}`] ??= []);
+    const key = `${record.topic}-${record.partition}`;
+    const group = grouped[key] ?? [];
+    grouped[key] = group;
     group.push({
       topic: record.topic,
       partition: record.partition,

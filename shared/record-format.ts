@@ -1,4 +1,4 @@
-import { BSON, type ChangeStreamDocument, type Document, type Timestamp } from 'mongodb';
+import type { ChangeStreamDocument, Timestamp } from 'mongodb';
 import { parseCanonical, stringifyCanonical } from './canonical-json';
 import { CdcError } from './errors';
 import { type StreamPosition, positionAt, positionKey } from './stream-position';

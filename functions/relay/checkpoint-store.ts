@@ -230,7 +230,10 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
     const gap: AttributeValue = {
       M: { ...(from ? { from: s(from) } : {}), to: s(gapTo), by: s(by), at: s(now.toISOString()) },
     };
-    await this.restart(streamId, to, 'gaps', gap, now);
+    // "Now" is the moment of the reset, where the recorded gap ends: resolving it only at the next run would skip,
+    // unrecorded, every change made in between (up to a schedule period in AWS).
+    const target: ResumePoint = to.kind === 'now' ? { kind: 'startAtOperationTime', seconds: Math.floor(now.getTime() / 1000), increment: 0 } : to;
+    await this.restart(streamId, target, 'gaps', gap, now);
   }
 
   async replay(streamId: string, from: Date, by: string, now: Date): Promise<void> {

@@ -2,13 +2,14 @@ import { CdcError } from '../../shared/errors';
 import { positionToExternalLong } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
+import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
 import { indexName, searchDocumentId, toSearchDocument } from './search-document';
 
 export interface OpenSearchStoreOptions {
   /** Index name template with {db} and {coll}; lowercased and cleaned to a valid index name. */
   readonly indexTemplate: string;
-  /** Optional settings/mappings applied when the sink first writes to an index it has not seen. */
+  /** Optional settings/mappings applied when the sink first writes to an index that does not exist yet. */
   readonly indexBody?: Record<string, unknown>;
   readonly baseBackoffMs: number;
 }
@@ -54,7 +55,7 @@ export class OpenSearchStore implements ReportingStore {
         }
         await sleep(backoff);
       }
-      await this.ensureIndices(pending, remainingMs);
+      if (!(await this.ensureIndices(pending, remainingMs))) continue; // an index's existence is not known yet
       const response = await this.bulk(pending, remainingMs);
       if (!response) continue; // the whole request failed in a retriable way
       const retry: SinkChange[] = [];
@@ -96,7 +97,7 @@ export class OpenSearchStore implements ReportingStore {
           ? `{"delete":${meta}}\n`
           : `{"index":${meta}}\n${JSON.stringify(toSearchDocument(change.document ?? {}))}\n`;
     }
-    let response;
+    let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
       response = await this.client.request('POST', '/_bulk', body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
     } catch (error) {
@@ -120,21 +121,21 @@ export class OpenSearchStore implements ReportingStore {
     return name;
   }
 
-  private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<void> {
-    if (!this.options.indexBody) return;
+  /**
+   * Creates the indices of these changes with the index body before anything is written to them. False when OpenSearch
+   * gave no definite answer (429/5xx): nothing may be written then, or `_bulk` would create the index with dynamic
+   * mappings; an index is remembered only once it is known to exist.
+   */
+  private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<boolean> {
+    if (!this.options.indexBody) return true;
+    const body = JSON.stringify(this.options.indexBody);
     for (const change of changes) {
       const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
-      const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
-      const exists = await this.client.request('HEAD', `/${encodeURIComponent(name)}`, undefined, signal);
-      if (exists.status === 404) {
-        const created = await this.client.request('PUT', `/${encodeURIComponent(name)}`, JSON.stringify(this.options.indexBody), signal);
-        const alreadyThere = JSON.stringify(created.body).includes('resource_already_exists_exception');
-        if (created.status !== 200 && !alreadyThere) {
-          throw new CdcError('CONFIG_INVALID', `could not create index ${name} from SINK_INDEX_BODY: HTTP ${created.status} ${JSON.stringify(created.body).slice(0, 500)}`);
-        }
-      }
+      const state = await ensureIndex(this.client, name, body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
+      if (state === 'retry') return false;
       this.knownIndices.add(name);
     }
+    return true;
   }
 }

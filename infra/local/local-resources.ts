@@ -8,6 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import type { StreamConfig } from '../../functions/relay/relay-config';
+import { ensureIndex } from '../../functions/sink-opensearch/index-creation';
+import { createSearchClient } from '../../functions/sink-opensearch/search-client';
 import { deadLetterTopicOf } from '../../shared/topic-naming';
 import { indexName } from '../../functions/sink-opensearch/search-document';
 
@@ -65,22 +67,14 @@ export async function ensureIndices(
   streams: readonly StreamConfig[],
   body: string | undefined,
 ): Promise<string[]> {
+  const client = createSearchClient({ url: opensearchUrl, region: 'local' });
   const created: string[] = [];
   for (const stream of streams) {
     if (!stream.database || !stream.collection) continue;
     const name = indexName(template, { db: stream.database, coll: stream.collection });
-    const head = await fetch(`${opensearchUrl}/${encodeURIComponent(name)}`, { method: 'HEAD' });
-    if (head.status === 200) continue;
-    const response = await fetch(`${opensearchUrl}/${encodeURIComponent(name)}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: body ?? '{}',
-    });
-    // Another process may have created it between the two requests.
-    if (!response.ok && !(await response.text()).includes('resource_already_exists_exception')) {
-      throw new Error(`could not create index ${name}: HTTP ${response.status}`);
-    }
-    created.push(name);
+    const state = await ensureIndex(client, name, body ?? '{}');
+    if (state === 'retry') throw new Error(`OpenSearch is not ready (429/5xx) to tell whether index ${name} exists`);
+    if (state === 'created') created.push(name);
   }
   return created;
 }

@@ -44,7 +44,6 @@ describe('ops CLI against the local stack', () => {
     return result;
   };
   const orders = () => relay.mongo.db(db).collection('orders');
-  const topic = `mongo-cdc.${db}.orders`;
 
   beforeAll(async () => {
     await relay.setUp();
@@ -71,8 +70,8 @@ describe('ops CLI against the local stack', () => {
     expect(after.code).toBe(0);
     const [status] = JSON.parse(after.out) as Array<Record<string, unknown>>;
     expect(status).toMatchObject({ streamId: stream.id, state: 'idle', eventsRelayed: 25, resume: { kind: 'resumeAfter' } });
-    expect((status?.resume as { token: string }).token).toMatch(/^\{"_data":/);
-    expect((status?.lastEvent as { clusterTime: string }).clusterTime).toMatch(/^\d+\.\d+$/);
+    expect((status?.resume as { token: string } | undefined)?.token).toMatch(/^\{"_data":/);
+    expect((status?.lastEvent as { clusterTime: string } | undefined)?.clusterTime).toMatch(/^\d+\.\d+$/);
     expect(status?.checkpointAgeSeconds).toBeLessThan(60);
     expect(status?.lease).toBeUndefined();
     expect(text.out).toContain(`stream ${stream.id} (${db}.orders): IDLE`);

@@ -1,4 +1,3 @@
-import { BSON } from 'mongodb';
 import { openChangeSource } from '../../functions/relay/change-source';
 import type { Checkpoint } from '../../functions/relay/checkpoint-store';
 import { checkReplayFrom, parseOperatorTime, planReset, type RequestWording } from '../../functions/relay/operator-requests';

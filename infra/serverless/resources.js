@@ -196,7 +196,12 @@ function eventSourceMappings(config, sink) {
     if (access.length > 0) properties.SourceAccessConfigurations = access;
     if (sinks.onFailure === 'sqs') properties.DestinationConfig = { OnFailure: { Destination: getAtt('SinkOnFailureQueue', 'Arn') } };
     if (sinks.provisionedPollers) {
-      properties.ProvisionedPollerConfig = { MinimumPollers: sinks.provisionedPollers.min, MaximumPollers: sinks.provisionedPollers.max };
+      properties.ProvisionedPollerConfig = {
+        MinimumPollers: sinks.provisionedPollers.min,
+        MaximumPollers: sinks.provisionedPollers.max,
+        // The stage's mappings share event poller units instead of each holding its own.
+        PollerGroupName: sinks.provisionedPollers.group,
+      };
       properties.MaximumRetryAttempts = sinks.maxRetryAttempts;
     }
     resources[`${fn.logicalName}EventSource${topicId(topic)}`] = {
@@ -509,7 +514,7 @@ function build(config) {
     Resources.ReportingTable = reportingTable(config);
     Outputs.ReportingTableName = { Value: ref('ReportingTable') };
   }
-  if (config.kafka.msk && config.kafka.msk.created) {
+  if (config.kafka.msk?.created) {
     Resources.MskServerlessCluster = mskServerlessCluster(config);
     Outputs.MskClusterArn = { Value: getAtt('MskServerlessCluster', 'Arn') };
   }

@@ -1,11 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { artifactsDir, stateDir } from './stack-settings';
 
 const pomPath = (service: string) => resolve(__dirname, 'artifacts', `${service}.pom.xml`);
-const launcherSource = (name: string) => resolve(__dirname, 'launchers', `${name}.java`);
+/** A launcher is one source file (launchers/<Name>.java) or a folder of them (launchers/<folder>/*.java). */
+function launcherSources(name: string): string[] {
+  const folder = resolve(__dirname, 'launchers', name);
+  if (existsSync(folder) && statSync(folder).isDirectory()) {
+    return readdirSync(folder)
+      .filter((file) => file.endsWith('.java'))
+      .sort()
+      .map((file) => resolve(folder, file));
+  }
+  return [resolve(__dirname, 'launchers', `${name}.java`)];
+}
 
 const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
 
@@ -45,16 +55,16 @@ export function jarsIn(folder: string): string {
     .join(':');
 }
 
-/** Compiles one of the stack's single-file Java launchers against a classpath, once per source change. */
+/** Compiles one of the stack's Java launchers (a file or a folder of files) against a classpath, once per source change. */
 export function compileLauncher(name: string, classpath: string): string {
-  const source = launcherSource(name);
+  const sources = launcherSources(name);
   const outDir = resolve(stateDir, 'classes', name);
   const stampPath = resolve(outDir, '.compiled');
-  const stamp = digest(readFileSync(source, 'utf8'), classpath);
+  const stamp = digest(...sources.map((source) => readFileSync(source, 'utf8')), classpath);
   if (existsSync(stampPath) && readFileSync(stampPath, 'utf8') === stamp) return outDir;
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  execFileSync('javac', ['-nowarn', '-cp', classpath, '-d', outDir, source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  execFileSync('javac', ['-nowarn', '-cp', classpath, '-d', outDir, ...sources], { stdio: ['ignore', 'pipe', 'inherit'] });
   writeFileSync(stampPath, stamp);
   return outDir;
 }

@@ -41,3 +41,17 @@ export const javaHeap = {
   mongodb: process.env.STACK_MONGODB_HEAP ?? '768m',
   opensearch: process.env.STACK_OPENSEARCH_HEAP ?? '512m',
 };
+
+/**
+ * How many change entries the MongoDB stand-in's oplog keeps before the oldest fall off (a resume from before them then
+ * fails with ChangeStreamHistoryLost, as on MongoDB). 200,000 one-KiB events fit the default 768 MiB heap beside the data.
+ */
+export function standInOplogEntries(): number {
+  const raw = process.env.STACK_MONGODB_OPLOG_ENTRIES;
+  if (raw === undefined || raw === '') return 200_000;
+  const entries = Number(raw);
+  if (!Number.isInteger(entries) || entries < 1) {
+    throw new Error(`STACK_MONGODB_OPLOG_ENTRIES=${JSON.stringify(raw)} is not a positive integer (entries the stand-in's oplog keeps)`);
+  }
+  return entries;
+}

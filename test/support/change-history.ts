@@ -5,7 +5,8 @@ import type { SourceRecord } from '../../shared/lambda-kafka-event';
 /**
  * A deterministic history of document changes in one collection, encoded exactly as the relay encodes real change
  * events, with the final state it must leave behind. Several operations share a cluster time now and then, as the
- * operations of one transaction do. Used where the local MongoDB stand-in cannot produce real update events.
+ * operations of one transaction do: the local MongoDB stand-in has no transactions, and a seeded history gives the
+ * sinks the same interleavings on every run.
  */
 export interface ChangeHistory {
   readonly records: SourceRecord[];
@@ -22,7 +23,10 @@ export function buildChangeHistory(options: {
   seed: number;
 }): ChangeHistory {
   let seed = options.seed;
-  const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+  const random = () => {
+    seed = (seed * 48_271) % 2_147_483_647;
+    return seed / 2_147_483_647;
+  };
   const state = new Map<number, Document | undefined>();
   const offsets = Array.from({ length: options.partitions }, () => 0);
   const records: SourceRecord[] = [];
@@ -93,7 +97,10 @@ export function inOrderBatches(records: readonly SourceRecord[], size: number): 
 /** A redelivery in the worst order: every record shuffled, then batched. */
 export function shuffledBatches(records: readonly SourceRecord[], size: number, seed: number): SourceRecord[][] {
   let state = seed;
-  const random = () => (state = (state * 48_271) % 2_147_483_647) / 2_147_483_647;
+  const random = () => {
+    state = (state * 48_271) % 2_147_483_647;
+    return state / 2_147_483_647;
+  };
   const shuffled = [...records];
   for (let index = shuffled.length - 1; index > 0; index--) {
     const other = Math.floor(random() * (index + 1));

@@ -3,7 +3,7 @@ import { delimiter, resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { compileLauncher, jarsIn, resolveArtifacts } from '../artifacts';
 import { spawnDetached } from '../process-control';
-import { bindHost, javaHeap, ports, stateDir } from '../stack-settings';
+import { bindHost, javaHeap, ports, standInOplogEntries, stateDir } from '../stack-settings';
 import { endpoints, external } from '../endpoints';
 import type { LocalService, ProbeResult } from './local-service';
 
@@ -15,14 +15,16 @@ const MONGO_JAVA_SERVER_VERSION = '1.47.0';
 /**
  * MongoDB for the local stack, in tiers: a user's own deployment (MONGODB_URI) is used as it is; otherwise a real
  * `mongod` binary (MONGOD_BINARY, or `mongod` on PATH, e.g. one mongodb-memory-server downloaded) runs as a
- * single-node replica set; otherwise the wire-compatible mongo-java-server stand-in, which has an oplog but deviates
- * from MongoDB in ways the README lists.
+ * single-node replica set; otherwise the wire-compatible mongo-java-server stand-in, whose launcher replaces the
+ * library's change streams with ones that follow MongoDB's (bounded oplog of STACK_MONGODB_OPLOG_ENTRIES entries); the
+ * README lists what still differs.
  */
 export function mongodbService(): LocalService {
   const port = ports.mongodb();
   const mongod = findMongod();
   const kind: MongoKind = mongod ? 'real-mongod' : 'stand-in';
   let classpath = '';
+  const oplogEntries = standInOplogEntries();
 
   return {
     name: 'mongodb',
@@ -35,7 +37,10 @@ export function mongodbService(): LocalService {
     async prepare(progress) {
       if (mongod) return;
       const jars = jarsIn(resolveArtifacts('mongo', progress));
-      classpath = `${jars}:${compileLauncher('MongoStandIn', jars)}`;
+      // launchers/mongo/*.java, compiled together: MongoStandIn (main, network), StandInBackend (commands), ChangeLog
+      // (the bounded oplog), RecordingCollection (logs each write), ChangeStreamCursor/ChangeStreamGetMore (events,
+      // waiting getMores), ResumeToken, UpdateDescription, BinarySubtypes.
+      classpath = `${jars}:${compileLauncher('mongo', jars)}`;
     },
 
     async spawn() {
@@ -65,8 +70,13 @@ export function mongodbService(): LocalService {
         'MongoStandIn',
         bindHost,
         String(port.port),
+        '--oplog-entries',
+        String(oplogEntries),
       ]);
-      return { pid, description: `stand-in: mongo-java-server ${MONGO_JAVA_SERVER_VERSION} with oplog (declares 4.4.0)` };
+      return {
+        pid,
+        description: `stand-in: mongo-java-server ${MONGO_JAVA_SERVER_VERSION} with MongoDB 6.0 change streams, oplog of ${oplogEntries} entries`,
+      };
     },
 
     async afterReady() {
@@ -96,7 +106,8 @@ async function initiateReplicaSet(port: number): Promise<void> {
   });
   try {
     const admin = client.db('admin');
-    const hello = await admin.command({ hello: 1 });
+    // isMaster, not hello: servers before 4.4.2 know only the legacy handshake, and every server still answers it.
+    const hello = await admin.command({ isMaster: 1 });
     if (!hello.setName) {
       await admin.command({
         replSetInitiate: { _id: REPLICA_SET, members: [{ _id: 0, host: `${bindHost}:${port}` }] },
@@ -123,10 +134,10 @@ export async function probeMongodb(uri: string): Promise<MongoIdentity> {
   try {
     const admin = client.db('admin');
     const build = await admin.command({ buildInfo: 1 });
-    // isMaster, not hello: the stand-in knows only the legacy handshake, and every server still answers it.
+    // isMaster, not hello: servers before 4.4.2 know only the legacy handshake, and every server still answers it.
     const hello = await admin.command({ isMaster: 1 });
     const version = String(build.version ?? 'unknown');
-    // mongo-java-server answers buildInfo without a gitVersion and without a replica set name.
+    // mongo-java-server answers buildInfo without a gitVersion.
     const kind: MongoKind = build.gitVersion ? 'real-mongod' : 'stand-in';
     const topology = hello.setName ? `replica set ${hello.setName}` : 'no replica set';
     const what = kind === 'real-mongod' ? `real mongod ${version}` : `stand-in mongo-java-server (declares ${version})`;

@@ -1,15 +1,12 @@
-import {
-  ConditionalCheckFailedException,
-  type AttributeValue,
-  type DynamoDBClient,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CdcError } from '../../shared/errors';
 import { positionKey } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import { toAttribute, toAttributeMap } from './dynamo-item';
+import { DynamoJsonTransport, DynamoServiceError, dynamoJson } from './dynamo-json-transport';
 
 /** Item attributes the sink owns; a document field with one of these names cannot be stored beside them. */
 export const RESERVED_ATTRIBUTES = ['_key', '_version', '_op', '_ns', '_syncedAt', '_expiresAt'] as const;
@@ -54,16 +51,24 @@ async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => 
  * bring the document back.
  */
 export class DynamoReportingStore implements ReportingStore {
+  private readonly transport: DynamoJsonTransport;
+
+  /** Requests go out with the client's credentials, region, endpoint and retry strategy (see DynamoJsonTransport). */
   constructor(
-    private readonly client: DynamoDBClient,
+    client: DynamoDBClient,
     private readonly options: DynamoReportingOptions,
-  ) {}
+  ) {
+    this.transport = new DynamoJsonTransport(client, { maxSockets: options.concurrency });
+  }
 
   async apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
     let applied = 0;
     let stale = 0;
     const rejected: RejectedRecord[] = [];
     let failure: unknown;
+    // One deadline for the whole batch: a second before the invocation's end, as each write had before.
+    const deadline = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
+    setMaxListeners(this.options.concurrency + 10, deadline);
     await inPool(changes, this.options.concurrency, async (change) => {
       if (failure) return;
       let item: Record<string, AttributeValue>;
@@ -74,19 +79,17 @@ export class DynamoReportingStore implements ReportingStore {
         return;
       }
       try {
-        await this.client.send(
-          new PutItemCommand({
-            TableName: this.options.table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
-            ExpressionAttributeNames: { '#key': '_key', '#version': '_version' },
-            ExpressionAttributeValues: { ':version': { S: positionKey(change.version) } },
-          }),
-          { abortSignal: AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)) },
-        );
+        const request = {
+          TableName: this.options.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
+          ExpressionAttributeNames: { '#key': '_key', '#version': '_version' },
+          ExpressionAttributeValues: { ':version': item._version },
+        };
+        await this.transport.send('PutItem', dynamoJson(request, item), deadline);
         applied++;
       } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) {
+        if (error instanceof DynamoServiceError && error.name === 'ConditionalCheckFailedException') {
           applied++;
           stale++;
           return;

@@ -100,6 +100,20 @@ describe('DynamoDB reporting sink (DynamoDB Local, Kafka)', () => {
     expect(item?.v).toBeUndefined();
   });
 
+  it('stores binary fields byte for byte (base64 on the wire, as the SDK sends them)', async () => {
+    const bytes = Uint8Array.from([0, 1, 2, 250, 255, 10, 13]);
+    const record = event(5, 'insert', 30, { blob: new BSON.Binary(bytes), nested: { list: [new BSON.Binary(Uint8Array.from([7]))] } });
+
+    const summary = await harness.run('dynamodb', store, [record]);
+
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 0 });
+    const item = (await scanAll(client, table)).get(`shop.orders|${BSON.EJSON.stringify({ _id: new Int32(5) }, { relaxed: false })}`);
+    expect(item && withoutMeta(item)).toEqual(
+      toAttributeMap({ _id: new Int32(5), blob: new BSON.Binary(bytes), nested: { list: [new BSON.Binary(Uint8Array.from([7]))] } }),
+    );
+    expect(Array.from(item?.blob?.M?.$binary?.B ?? [])).toEqual(Array.from(bytes));
+  });
+
   it('dead-letters malformed records with their bytes and the reason, and applies the rest of the batch', async () => {
     const good = event(2, 'insert', 10, { v: 'good' });
     const garbage: SourceRecord = { topic: 'mongo-cdc.shop.orders', partition: 1, offset: 77, key: Buffer.from('{"_id":1}'), value: Buffer.from('not json'), headers: {} };

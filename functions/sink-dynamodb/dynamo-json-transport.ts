@@ -87,7 +87,8 @@ export class DynamoJsonTransport {
 
   /** Runs one operation; resolves with the parsed response, or rejects with a DynamoServiceError once retries are spent. */
   async send(operation: string, body: string, abortSignal?: AbortSignal): Promise<unknown> {
-    const strategy = await (this.retryStrategy ??= this.resolveRetryStrategy());
+    this.retryStrategy ??= this.resolveRetryStrategy();
+    const strategy = await this.retryStrategy;
     let token: RetryToken = await strategy.acquireInitialRetryToken('');
     for (;;) {
       try {
@@ -111,7 +112,8 @@ export class DynamoJsonTransport {
   }
 
   private async attempt(operation: string, body: string, abortSignal: AbortSignal | undefined): Promise<unknown> {
-    const endpoint = await (this.endpoint ??= this.resolveEndpoint());
+    this.endpoint ??= this.resolveEndpoint();
+    const endpoint = await this.endpoint;
     const credentials = await this.client.config.credentials();
     const region = await this.client.config.region();
     const headers: Record<string, string> = {

@@ -7,19 +7,26 @@ import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
-import { createControlTable, createReportingTable, dropTable, localDynamo } from '../test/support/local-clients';
+import { createControlTable, createReportingTable, dropTable, localDynamo, localKafka } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
 import { codecBenchmark } from './codec-bench';
-import { measureLatency } from './relay-latency';
+import { runConnector } from './connector-phase';
+import { type LatencyResult, measureLatency } from './relay-latency';
 
 const TOTAL = Number(process.env.BENCH_EVENTS ?? 100_000);
 const NAIVE = Number(process.env.BENCH_NAIVE_EVENTS ?? 5_000);
+/** Alternating runs of the phases compared with each other (relay and connector; OpenSearch raw and sink): medians. */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 interface PhaseResult {
   events: number;
   ms: number;
+  /** CPU (user + system) of the process doing the work, over the timed span: independent of how busy the machine is. */
+  cpuMicros: number;
   maxRssBytes: number;
 }
+
+type Outcome = { name: string; result: PhaseResult } | { name: string; error: string };
 
 /** The V8 flags serverless.yml gives the relay function, so the relay phase runs as deployed. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4'];
@@ -34,14 +41,67 @@ function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: strin
   return JSON.parse(last) as PhaseResult;
 }
 
+/** Runs one phase; a failure is recorded and printed with the table instead of ending the benchmark. */
+async function attempt(name: string, run: () => PhaseResult | Promise<PhaseResult>): Promise<Outcome> {
+  console.log(`phase: ${name} ...`);
+  try {
+    return { name, result: await run() };
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? String(error);
+    console.log(`phase failed: ${name}: ${message}`);
+    return { name, error: message };
+  }
+}
+
+const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
+const cpuPerEvent = (result: PhaseResult) => result.cpuMicros / result.events;
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The run with the median events/s (CPU and memory shown are that run's). */
+function medianRun(outcomes: Outcome[]): PhaseResult | undefined {
+  const results = outcomes.flatMap((outcome) => ('result' in outcome ? [outcome.result] : []));
+  if (results.length === 0) return undefined;
+  const target = median(results.map(rate));
+  return results.reduce((best, result) => (Math.abs(rate(result) - target) < Math.abs(rate(best) - target) ? result : best));
+}
+
+function printTable(outcomes: Outcome[]): void {
+  console.log('\n| phase | events | seconds | events/s | CPU µs/event | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const outcome of outcomes) {
+    if ('error' in outcome) {
+      console.log(`| ${outcome.name} | FAILED: ${outcome.error.replace(/\|/g, '/')} | | | | |`);
+      continue;
+    }
+    const result = outcome.result;
+    console.log(
+      `| ${outcome.name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${cpuPerEvent(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`,
+    );
+  }
+}
+
+/** "a / b = 1.23 (CPU µs/event a 100 vs b 200)", or why it cannot be computed. */
+function ratio(label: string, a: PhaseResult | undefined, b: PhaseResult | undefined, target: string): string {
+  if (!a || !b) return `${label}: not computed (a phase failed)`;
+  return `${label} = ${(rate(a) / rate(b)).toFixed(2)}  (${target}; CPU µs/event ${cpuPerEvent(a).toFixed(0)} vs ${cpuPerEvent(b).toFixed(0)})`;
+}
+
+const resultOf = (outcome: Outcome | undefined) => (outcome && 'result' in outcome ? outcome.result : undefined);
+
 /** About 1 KiB per document, varied enough that compression or caching cannot flatter the numbers. */
 function document(index: number) {
   return { n: index, customer: `customer-${index % 997}`, status: ['new', 'paid', 'shipped'][index % 3], note: 'x'.repeat(900) + String(index) };
 }
 
-async function relayBenchmark(): Promise<void> {
+async function relayBenchmark(): Promise<boolean> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
-  if (!external.mongodb() && (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in') {
+  const standIn = (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in';
+  if (!external.mongodb() && standIn) {
     // The stand-in keeps every run's documents in memory; start it empty so earlier runs cannot skew or exhaust it.
     console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
     await stackDown(() => undefined, ['mongodb']);
@@ -59,47 +119,142 @@ async function relayBenchmark(): Promise<void> {
   for (let index = 0; index < TOTAL; index += 1000) {
     await collection.insertMany(Array.from({ length: Math.min(1000, TOTAL - index) }, (_, offset) => document(index + offset)));
   }
-  const common = { db, collection: 'orders', startSeconds, table, streamId: uniqueName('bench-stream') };
+  const common = { db, collection: 'orders', startSeconds, table };
+  const phase = (name: string, args: Record<string, unknown>, flags: string[] = []) =>
+    runPhase(name, { ...common, streamId: uniqueName(`bench-${name}`), topic: uniqueName(`bench-${name}`), ...args }, flags);
 
-  console.log('phase: bare change-stream read ...');
-  const read = runPhase('read', { ...common, events: TOTAL, topic: 'unused' });
-  console.log('phase: bare produce ...');
-  const produce = runPhase('produce', { ...common, events: TOTAL, topic: uniqueName('bench-produce') });
-  console.log('phase: mongo-cdc relay ...');
-  const relay = runPhase('relay', { ...common, events: TOTAL, topic: uniqueName('bench-relay') }, RELAY_NODE_FLAGS);
-  console.log(`phase: naive relay (first ${NAIVE} events) ...`);
-  const naive = runPhase('naive', { ...common, events: NAIVE, topic: uniqueName('bench-naive'), streamId: uniqueName('naive') });
-  console.log('phase: latency at a steady 1,000 events/s ...');
-  const latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20) });
-
-  const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
-  const ceiling = Math.min(rate(read), rate(produce));
-  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-  const rows = [
-    ['bare change-stream read', rate(read), read],
-    ['bare kafkajs produce (1000/batch)', rate(produce), produce],
-    ['naive relay (send + checkpoint per event)', rate(naive), naive],
-    ['mongo-cdc relay (defaults)', rate(relay), relay],
-  ] as const;
-  console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, eventsPerSecond, result] of rows) {
-    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${eventsPerSecond.toFixed(0)} | ${mib(result.maxRssBytes)} |`);
+  const read = await attempt('bare change-stream read', () => phase('read', { events: TOTAL, topic: 'unused' }));
+  const produce = await attempt('bare kafkajs produce (1000/batch)', () => phase('produce', { events: TOTAL }));
+  const relays: Outcome[] = [];
+  const connectors: Outcome[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    relays.push(await attempt(`mongo-cdc relay (defaults), run ${run}`, () => phase('relay', { events: TOTAL }, RELAY_NODE_FLAGS)));
+    connectors.push(
+      await attempt(`MongoDB Kafka Connector 2.0.1 source (Connect 3.9.2 standalone), run ${run}`, () =>
+        runConnector({ db, collection: 'orders', startSeconds, events: TOTAL, topicPrefix: uniqueName('bench-connector'), runId: uniqueName('run'), addNamespace: standIn }, (line) =>
+          console.log(`[connector] ${line}`),
+        ),
+      ),
+    );
   }
-  console.log(`\nrelay / min(bare read, bare produce) = ${(rate(relay) / ceiling).toFixed(2)}  (target >= 0.8)`);
-  console.log(`relay / naive = ${(rate(relay) / rate(naive)).toFixed(1)}  (target >= 10)`);
-  console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
-  console.log(
-    `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} events): ` +
-      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000)`,
+  const naive = await attempt(`naive relay (first ${NAIVE} events; send + checkpoint per event)`, () => phase('naive', { events: NAIVE }));
+  let latency: LatencyResult | string;
+  console.log('phase: latency at a steady 1,000 events/s ...');
+  try {
+    latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20), nodeFlags: RELAY_NODE_FLAGS });
+  } catch (error) {
+    latency = (error as Error).message;
+    console.log(`phase failed: latency: ${latency}`);
+  }
+
+  const outcomes = [read, produce, ...relays, ...connectors, naive];
+  printTable(outcomes);
+  const relay = medianRun(relays);
+  const connector = medianRun(connectors);
+  const ceiling = [resultOf(read), resultOf(produce)].reduce<PhaseResult | undefined>(
+    (lowest, result) => (!result ? lowest : !lowest || rate(result) < rate(lowest) ? result : lowest),
+    undefined,
   );
+  console.log(`\nmedians of ${RUNS} alternating runs: relay ${relay ? rate(relay).toFixed(0) : '-'} events/s, connector ${connector ? rate(connector).toFixed(0) : '-'} events/s`);
+  console.log(ratio('relay / MongoDB Kafka Connector (medians)', relay, connector, 'target >= 1.3'));
+  console.log(ratio('relay / min(bare read, bare produce)', relay, ceiling, 'target >= 0.8'));
+  console.log(ratio('relay / naive', relay, resultOf(naive), 'target >= 10'));
+  if (relay) {
+    console.log(`relay CPU per event = ${cpuPerEvent(relay).toFixed(0)} µs  (target <= 100)`);
+    console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
+  }
+  if (typeof latency === 'string') console.log(`commit -> Kafka latency at 1000/s: FAILED: ${latency}`);
+  else {
+    console.log(
+      `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} of ${latency.written} events, written at ${(latency.written / latency.seconds).toFixed(0)}/s): ` +
+        `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000; p99 to a consumer ${latency.consumedP99Ms} ms); ` +
+        `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB`,
+    );
+  }
 
   await mongo.db(db).dropDatabase();
   await mongo.close();
   await dropTable(dynamo, table);
   dynamo.destroy();
+  return outcomes.every((outcome) => 'result' in outcome) && typeof latency !== 'string';
 }
 
-async function sinksBenchmark(): Promise<void> {
+interface SnapshotPhaseResult extends PhaseResult {
+  cpuMicros: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  maxMs?: number;
+  liveWritten?: number;
+  liveSeen?: number;
+}
+
+/**
+ * npm run bench -- snapshot: copying BENCH_SNAPSHOT_DOCUMENTS (200,000) existing ~1 KiB documents against a bare find
+ * and a bare produce of the same records, measured in one run; then the live stream's latency while a snapshot runs.
+ */
+async function snapshotBenchmark(): Promise<boolean> {
+  if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
+  if (!external.mongodb() && (await probeMongodb(endpoints.mongodbUri())).kind === 'stand-in') {
+    console.log('restarting the in-memory MongoDB stand-in for a clean oplog ...');
+    await stackDown(() => undefined, ['mongodb']);
+    await stackUp(() => undefined, ['mongodb']);
+  }
+  const total = Number(process.env.BENCH_SNAPSHOT_DOCUMENTS ?? 200_000);
+  const rate = Number(process.env.BENCH_SNAPSHOT_LIVE_RATE ?? 500);
+  const mongo = new MongoClient(endpoints.mongodbUri());
+  const dynamo = localDynamo();
+  const db = uniqueName('bench-snap');
+  console.log(`inserting ${total} documents of about 1 KiB into ${db}.orders ...`);
+  const collection = mongo.db(db).collection('orders');
+  for (let index = 0; index < total; index += 1000) {
+    await collection.insertMany(Array.from({ length: Math.min(1000, total - index) }, (_, offset) => document(index + offset)));
+  }
+  const kafka = localKafka('bench-snapshot');
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = { produce: uniqueName('bench-snap-produce'), snapshot: uniqueName('bench-snap'), latency: uniqueName('bench-snap-latency') };
+  await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+  await admin.disconnect();
+  const tables: string[] = [];
+  const phase = async (name: string, topic: string, extra: Record<string, unknown> = {}, nodeFlags: string[] = []) => {
+    const table = uniqueName('bench-snap-control');
+    tables.push(table);
+    await createControlTable(dynamo, table);
+    console.log(`phase: ${name} ...`);
+    return runPhase(name, { db, collection: 'orders', documents: total, topic, table, streamId: uniqueName('bench-snap'), ...extra }, nodeFlags, 'snapshot-phases.ts') as SnapshotPhaseResult;
+  };
+  const find = await phase('find', 'unused');
+  const produce = await phase('produce', topics.produce);
+  const snapshot = await phase('snapshot', topics.snapshot, {}, RELAY_NODE_FLAGS);
+  const latency = await phase('latency', topics.latency, { rate }, RELAY_NODE_FLAGS);
+
+  const perSecond = (result: PhaseResult) => (result.events / result.ms) * 1000;
+  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+  const cpuPer = (result: SnapshotPhaseResult) => (result.cpuMicros / Math.max(1, result.events)).toFixed(0);
+  console.log('\n| phase | documents | seconds | documents/s | CPU µs/document | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const [name, result] of [
+    ['bare find cursor (_id order, raw BSON)', find],
+    ['bare kafkajs produce of the snapshot records (1000/batch)', produce],
+    ['mongo-cdc snapshot (relay, defaults)', snapshot],
+    [`mongo-cdc snapshot with ${rate} live changes/s`, latency],
+  ] as const) {
+    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${perSecond(result).toFixed(0)} | ${cpuPer(result)} | ${mib(result.maxRssBytes)} |`);
+  }
+  console.log(`\nsnapshot / min(bare find, bare produce) = ${(perSecond(snapshot) / Math.min(perSecond(find), perSecond(produce))).toFixed(2)}  (target >= 0.7)`);
+  console.log(
+    `live commit -> Kafka latency at ${rate}/s during a snapshot (${latency.liveSeen} of ${latency.liveWritten} changes): ` +
+      `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 2000)`,
+  );
+  console.log(`snapshot peak RSS = ${mib(snapshot.maxRssBytes)} MiB  (target < 256)`);
+
+  await mongo.db(db).dropDatabase();
+  await mongo.close();
+  for (const table of tables) await dropTable(dynamo, table);
+  dynamo.destroy();
+  return true;
+}
+
+async function sinksBenchmark(): Promise<boolean> {
   if (!(await stackIsAnswering())) await stackUp((line) => console.log(`[stack] ${line}`));
   const events = Number(process.env.BENCH_SINK_EVENTS ?? 100_000);
   const dynamo = localDynamo();
@@ -108,54 +263,48 @@ async function sinksBenchmark(): Promise<void> {
   const sinkTable = uniqueName('bench-sink');
   for (const table of [rawTable, ceilingTable, sinkTable]) await createReportingTable(dynamo, table);
   const indexTemplate = uniqueName('bench');
-  const common = { events, db: 'bench', indexTemplate };
-  const phase = (name: string, table = '') => {
-    console.log(`phase: ${name} (${events} events) ...`);
-    return runPhase(name, { ...common, table }, [], 'sink-phases.ts');
-  };
-  const dynamoRaw = phase('dynamo-raw', rawTable);
-  const dynamoCeiling = phase('dynamo-put-ceiling', ceilingTable);
-  const dynamoSink = phase('dynamo-sink', sinkTable);
-  const searchRaw = phase('search-raw');
-  const searchSink = phase('search-sink');
-
-  const rate = (result: PhaseResult) => (result.events / result.ms) * 1000;
-  const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-  console.log('\n| phase | events | seconds | events/s | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: |');
-  for (const [name, result] of [
-    ['DynamoDB raw BatchWriteItem (25/request, 16 in flight)', dynamoRaw],
-    ['DynamoDB Local ceiling: conditional PutItem, raw HTTP, 64 in flight', dynamoCeiling],
-    ['DynamoDB sink (conditional PutItem, 16 in flight)', dynamoSink],
-    ['OpenSearch raw _bulk (500/request)', searchRaw],
-    ['OpenSearch sink (_bulk, external_gte versions)', searchSink],
-  ] as const) {
-    console.log(`| ${name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`);
+  const phase = (name: string, label: string, args: Record<string, unknown>) =>
+    attempt(label, () => runPhase(name, { events, db: 'bench', indexTemplate, table: '', ...args }, [], 'sink-phases.ts'));
+  const dynamoRaw = await phase('dynamo-raw', 'DynamoDB raw BatchWriteItem (25/request, 16 in flight)', { table: rawTable });
+  const dynamoCeiling = await phase('dynamo-put-ceiling', 'DynamoDB Local ceiling: conditional PutItem, raw HTTP, 64 in flight', { table: ceilingTable });
+  const dynamoSink = await phase('dynamo-sink', "DynamoDB sink (conditional PutItem, the handler's client, 16 in flight)", { table: sinkTable });
+  const searchRaws: Outcome[] = [];
+  const searchSinks: Outcome[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    // Each run writes its own indices, so no run updates what an earlier one wrote.
+    searchRaws.push(await phase('search-raw', `OpenSearch raw _bulk (500/request), run ${run}`, { indexTemplate: `${indexTemplate}-r${run}` }));
+    searchSinks.push(await phase('search-sink', `OpenSearch sink (_bulk, external_gte versions), run ${run}`, { indexTemplate: `${indexTemplate}-s${run}` }));
   }
-  console.log(`\nDynamoDB sink / raw = ${(rate(dynamoSink) / rate(dynamoRaw)).toFixed(2)}  (target >= 0.7)`);
-  console.log(
-    `DynamoDB Local's own conditional-write ceiling / raw = ${(rate(dynamoCeiling) / rate(dynamoRaw)).toFixed(2)}; ` +
-      `sink / that ceiling = ${(rate(dynamoSink) / rate(dynamoCeiling)).toFixed(2)}`,
-  );
-  console.log(`OpenSearch sink / raw = ${(rate(searchSink) / rate(searchRaw)).toFixed(2)}  (target >= 0.8)`);
+
+  printTable([dynamoRaw, dynamoCeiling, dynamoSink, ...searchRaws, ...searchSinks]);
+  const sink = resultOf(dynamoSink);
+  console.log('');
+  console.log(ratio('DynamoDB sink / raw BatchWriteItem', sink, resultOf(dynamoRaw), 'target >= 0.7'));
+  console.log(ratio('DynamoDB sink / DynamoDB Local conditional-write ceiling', sink, resultOf(dynamoCeiling), 'the most a conditional-write sink can reach here'));
+  if (sink) console.log(`DynamoDB sink CPU per applied item = ${(cpuPerEvent(sink) / 1000).toFixed(2)} ms  (target <= 0.5)`);
+  console.log(ratio(`OpenSearch sink / raw _bulk (medians of ${RUNS} alternating runs)`, medianRun(searchSinks), medianRun(searchRaws), 'target >= 0.8'));
 
   for (const table of [rawTable, ceilingTable, sinkTable]) await dropTable(dynamo, table);
   dynamo.destroy();
   await fetch(`${endpoints.opensearch()}/${indexTemplate}-*`, { method: 'DELETE' }).catch(() => undefined);
+  return [dynamoRaw, dynamoCeiling, dynamoSink, ...searchRaws, ...searchSinks].every((outcome) => 'result' in outcome);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<boolean> {
   const [which] = process.argv.slice(2);
-  if (which === 'relay') await relayBenchmark();
-  else if (which === 'sinks') await sinksBenchmark();
-  else if (which === 'codec') codecBenchmark();
-  else {
-    console.error('usage: npm run bench -- relay|sinks|codec');
-    process.exit(2);
+  if (which === 'relay') return relayBenchmark();
+  if (which === 'sinks') return sinksBenchmark();
+  if (which === 'codec') {
+    codecBenchmark();
+    return true;
   }
+  if (which === 'snapshot') return snapshotBenchmark();
+  console.error('usage: npm run bench -- relay|sinks|codec|snapshot');
+  process.exit(2);
 }
 
 main().then(
-  () => process.exit(0),
+  (complete) => process.exit(complete ? 0 : 1),
   (error: unknown) => {
     console.error(error);
     process.exit(1);

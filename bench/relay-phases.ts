@@ -14,11 +14,11 @@ import { createProducer } from '../shared/kafka-client';
 import { resumeTokenText } from '../shared/stream-position';
 import { encodeChangeEvent } from '../shared/record-format';
 import type { Logger } from '../shared/logger';
-import { RecordingMetrics } from '../shared/metrics';
+import type { Metrics, Unit } from '../shared/metrics';
 import { localDynamo, localKafka } from '../test/support/local-clients';
 
 interface PhaseArgs {
-  phase: 'read' | 'produce' | 'relay' | 'naive';
+  phase: 'read' | 'produce' | 'relay' | 'naive' | 'follow';
   db: string;
   collection: string;
   startSeconds: number;
@@ -31,6 +31,29 @@ interface PhaseArgs {
 const args = JSON.parse(process.argv[2] ?? '{}') as PhaseArgs;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const BATCH = 1000;
+
+/** Counts relayed events as they are added: RecordingMetrics sums its whole history per call, too slow per event. */
+class CountingMetrics implements Metrics {
+  relayed = 0;
+  add(name: string, _unit: Unit, value: number): void {
+    if (name === 'EventsRelayed') this.relayed += value;
+  }
+  flush(): void {}
+}
+
+/** Wall time and this process's CPU (user + system) from the moment it is created. */
+function stopwatch() {
+  const wall = Date.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { ms: Date.now() - wall, cpuMicros: used.user + used.system };
+  };
+}
+
+function report(result: { events: number; ms: number; cpuMicros: number } & Record<string, unknown>) {
+  console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
 
 async function readEvents(mongo: MongoClient, limit: number, onEvent: (event: ChangeStreamDocument) => void | Promise<void>) {
   const stream = streamSchema.parse({ id: 'bench', database: args.db, collection: args.collection });
@@ -52,7 +75,7 @@ async function main(): Promise<void> {
   const kafka = localKafka('bench');
   // The deployed producer (shared/kafka-client.ts), so the benchmark measures what runs in Lambda.
   const producer = createProducer(kafka);
-  const started = Date.now();
+  let elapsed = stopwatch();
   let events = args.events;
 
   if (args.phase === 'read') {
@@ -64,11 +87,9 @@ async function main(): Promise<void> {
       records.push({ topic: args.topic, ...encodeChangeEvent(event, { ordinal: 0 }) });
     });
     await producer.connect();
-    const sendStarted = Date.now();
+    elapsed = stopwatch();
     const sender = new KafkaRecordProducer(async () => producer, 1_048_588);
     for (let index = 0; index < records.length; index += BATCH) await sender.send(records.slice(index, index + BATCH));
-    report({ events, ms: Date.now() - sendStarted });
-    return;
   } else if (args.phase === 'naive') {
     // What most hand-written relays do: one send and one checkpoint write per event.
     await producer.connect();
@@ -83,6 +104,9 @@ async function main(): Promise<void> {
         }),
       );
     });
+  } else if (args.phase === 'follow') {
+    events = await follow(mongo, producer);
+    elapsed = followClock ?? elapsed;
   } else {
     await producer.connect();
     const store = new DynamoCheckpointStore(localDynamo(), args.table);
@@ -93,30 +117,71 @@ async function main(): Promise<void> {
       startAt: new Date(args.startSeconds * 1000).toISOString(),
       topics: { [`${args.db}.${args.collection}`]: args.topic },
     });
-    const metrics = new RecordingMetrics();
-    let relayed = 0;
-    while (relayed < args.events) {
+    const metrics = new CountingMetrics();
+    while (metrics.relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
         relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: quiet, metrics }),
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.
-        { owner: `bench-${relayed}`, remainingMs: () => (metrics.total('EventsRelayed') >= args.events ? 0 : deadline - Date.now()) },
+        { owner: `bench-${metrics.relayed}`, remainingMs: () => (metrics.relayed >= args.events ? 0 : deadline - Date.now()) },
       );
       if (outcome.status !== 'relayed') throw new Error(`relay ended with ${JSON.stringify(outcome)}`);
-      relayed = metrics.total('EventsRelayed');
     }
-    events = relayed;
+    events = metrics.relayed;
   }
-  report({ events, ms: Date.now() - started });
+  report({ events, ...elapsed() });
   await producer.disconnect();
   await mongo.close();
-
-  function report(result: { events: number; ms: number }) {
-    console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
-  }
 }
+
+let followClock: (() => { ms: number; cpuMicros: number }) | undefined;
+
+/**
+ * The relay as deployed, in its own process, following a collection that another process writes to: it starts at
+ * "now", prints "ready" once its change stream is open, and stops when the number of events written (a line on its
+ * standard input) has been relayed, or when it has not got there within the drain time after that line.
+ */
+async function follow(mongo: MongoClient, producer: ReturnType<ReturnType<typeof localKafka>['producer']>): Promise<number> {
+  await producer.connect();
+  const store = new DynamoCheckpointStore(localDynamo(), args.table);
+  const stream = streamSchema.parse({ id: args.streamId, database: args.db, collection: args.collection, topics: { [`${args.db}.${args.collection}`]: args.topic } });
+  const metrics = new CountingMetrics();
+  let target: { events: number; deadline: number; relayedThen: number } | undefined;
+  let input = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    input += chunk;
+    const line = /^(\d+)\n/.exec(input);
+    if (line && !target) target = { events: Number(line[1]), deadline: Date.now() + DRAIN_MS, relayedThen: metrics.relayed };
+  });
+  const logger: Logger = {
+    ...quiet,
+    info(event) {
+      if ((event as { event?: string }).event === 'relay.start') {
+        followClock = stopwatch();
+        console.log('ready');
+      }
+    },
+  };
+  const remainingMs = () => {
+    if (!target) return 600_000;
+    return metrics.relayed >= target.events ? 0 : target.deadline - Date.now();
+  };
+  const outcome = await relayStream(
+    relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger, metrics }),
+    stream,
+    { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 0, leaseGraceMs: 1_000 },
+    { owner: 'bench-follow', remainingMs },
+  );
+  if (outcome.status !== 'relayed') throw new Error(`relay ended with ${JSON.stringify(outcome)}`);
+  process.stdin.destroy();
+  return metrics.relayed;
+}
+
+/** How long the following relay may take, after the writes ended, to relay what was written. */
+const DRAIN_MS = Number(process.env.BENCH_LATENCY_DRAIN_MS ?? 60_000);
 
 main().then(
   () => process.exit(0),

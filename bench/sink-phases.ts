@@ -6,6 +6,8 @@ import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
 import { toAttributeMap } from '../functions/sink-dynamodb/dynamo-item';
 import { DynamoReportingStore } from '../functions/sink-dynamodb/dynamo-reporting-store';
+import { createReportingClient } from '../functions/sink-dynamodb/reporting-client';
+import { parseDynamoSinkEnv } from '../functions/sink-dynamodb/sink-dynamodb-config';
 import { OpenSearchStore } from '../functions/sink-opensearch/opensearch-store';
 import { createSearchClient } from '../functions/sink-opensearch/search-client';
 import { indexName, searchDocumentId, toSearchDocument } from '../functions/sink-opensearch/search-document';
@@ -63,6 +65,11 @@ async function main(): Promise<void> {
   const batches: SourceRecord[][] = [];
   for (let from = 0; from < args.events; from += BATCH) batches.push(recordsFor(from, Math.min(args.events, from + BATCH)));
   let started = Date.now();
+  let cpuAtStart = process.cpuUsage();
+  const startClock = () => {
+    started = Date.now();
+    cpuAtStart = process.cpuUsage();
+  };
 
   if (args.phase === 'dynamo-raw') {
     const client = localDynamo();
@@ -72,7 +79,7 @@ async function main(): Promise<void> {
       for (let id = from; id < Math.min(args.events, from + 25); id++) items.push({ _key: { S: `raw|${id}` }, ...toAttributeMap(documentFor(id)) });
       requests.push(items);
     }
-    started = Date.now();
+    startClock();
     // BatchWriteItem: 25 items a request, the same parallelism the sink uses.
     await inPool(requests, 16, async (items) => {
       let unprocessed: Array<{ PutRequest: { Item: Record<string, AttributeValue> } }> = items.map((Item) => ({ PutRequest: { Item } }));
@@ -124,10 +131,27 @@ async function main(): Promise<void> {
         request.on('error', reject);
         request.end(body);
       });
-    started = Date.now();
+    startClock();
     await inPool(bodies, 64, put);
   } else if (args.phase === 'dynamo-sink') {
-    const store = new DynamoReportingStore(localDynamo(), { table: args.table, concurrency: Number(process.env.BENCH_DYNAMO_CONCURRENCY ?? 16) });
+    // The client and settings the handler builds, from the variables a deployed sink gets (DynamoDB Local's endpoint).
+    const env = parseDynamoSinkEnv({
+      ...process.env,
+      REPORTING_TABLE: args.table,
+      DYNAMODB_ENDPOINT: endpoints.dynamodb(),
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
+    process.env.DYNAMODB_ENDPOINT = endpoints.dynamodb();
+    process.env.AWS_REGION = 'us-east-1';
+    process.env.AWS_ACCESS_KEY_ID = 'local';
+    process.env.AWS_SECRET_ACCESS_KEY = 'local';
+    const store = new DynamoReportingStore(createReportingClient({ maxAttempts: env.SINK_DYNAMODB_MAX_ATTEMPTS }), {
+      table: env.REPORTING_TABLE,
+      concurrency: env.SINK_DYNAMODB_CONCURRENCY,
+    });
+    startClock();
     for (const batch of batches) await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
   } else if (args.phase === 'search-raw') {
     const bodies = batches.map((batch) =>
@@ -138,7 +162,7 @@ async function main(): Promise<void> {
         })
         .join(''),
     );
-    started = Date.now();
+    startClock();
     for (const body of bodies) {
       const response = await search.request('POST', '/_bulk', body);
       if (response.status !== 200 || (response.body as { errors?: boolean }).errors) throw new Error(`raw _bulk failed: ${response.status}`);
@@ -150,7 +174,10 @@ async function main(): Promise<void> {
       if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);
     }
   }
-  console.log(JSON.stringify({ events: args.events, ms: Date.now() - started, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  const cpu = process.cpuUsage(cpuAtStart);
+  console.log(
+    JSON.stringify({ events: args.events, ms: Date.now() - started, cpuMicros: cpu.user + cpu.system, maxRssBytes: process.resourceUsage().maxRSS * 1024 }),
+  );
 }
 
 main().then(

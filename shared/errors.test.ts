@@ -37,6 +37,7 @@ describe('CdcError', () => {
     ['CHANGE_STREAM_HISTORY_LOST', false],
     ['RECORD_MALFORMED', false],
     ['STORE_UNAVAILABLE', true],
+    ['SNAPSHOT_RUNNING', true],
   ] as const)('marks %s retriable=%s', (code, retriable) => {
     expect(new CdcError(code, 'x').retriable).toBe(retriable);
   });
@@ -46,7 +47,7 @@ describe('CdcError', () => {
     const codes = Object.keys(ERROR_CATALOGUE) as CdcErrorCode[];
 
     // Assess
-    expect(codes).toHaveLength(16);
+    expect(codes).toHaveLength(17);
     for (const code of codes) {
       expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(20);
       expect(ERROR_CATALOGUE[code].recovery.length, code).toBeGreaterThan(10);

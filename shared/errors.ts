@@ -40,6 +40,11 @@ export const ERROR_CATALOGUE = {
       'The resume point is no longer in the oplog (ChangeStreamHistoryLost 286, InvalidResumeToken 260, or ChangeStreamFatalError 280 saying the resume token was not found). The stream is stalled; nothing is skipped silently.',
     recovery: 'Operator: reset the stream to now (the gap is recorded) or re-snapshot; enlarge the oplog window so it does not recur.',
   },
+  SNAPSHOT_RUNNING: {
+    retriable: true,
+    meaning: 'A snapshot was asked for while another one is requested or running on the stream; the request was refused.',
+    recovery: 'Wait for the running snapshot to finish (`mongo-cdc status` shows its progress), then ask again if still needed.',
+  },
   CHANGE_STREAM_INVALIDATED: {
     retriable: false,
     meaning: 'The watched collection or database was dropped or renamed; the invalidate event was published.',

@@ -4,6 +4,7 @@ import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
 import { commaList, parseEnv } from './env-config';
 import { CdcError } from './errors';
 import type { Logger } from './logger';
+import { Murmur2Partitioner } from './murmur2-partitioner';
 import { resolveSecretCredentials } from './secret-env';
 
 export const kafkaEnvShape = {
@@ -112,7 +113,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
  * deadline; tests that want the failure sooner pass fewer.
  */
 export function producerConfig(retry: { retries: number; maxRetryTime: number } = { retries: 5, maxRetryTime: 5_000 }): ProducerConfig {
-  return { idempotent: true, maxInFlightRequests: 1, retry };
+  // The murmur2 partitioner puts every key where KafkaJS's (and Java's) default partitioner would, at a fraction of
+  // its CPU per record.
+  return { idempotent: true, maxInFlightRequests: 1, retry, createPartitioner: Murmur2Partitioner };
 }
 
 export function createProducer(kafka: Kafka, retry?: { retries: number; maxRetryTime: number }): Producer {

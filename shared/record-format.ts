@@ -18,6 +18,8 @@ export const HEADERS = {
   namespace: 'cdc-ns',
   clusterTime: 'cdc-cluster-time',
   version: 'cdc-version',
+  /** On snapshot records only: the id of the snapshot run that copied the document. */
+  snapshot: 'cdc-snapshot',
 } as const;
 
 type OperationType = ChangeStreamDocument['operationType'];
@@ -54,6 +56,8 @@ export interface RecordMeta {
   readonly ordinal: number;
   /** The full document and pre-image were removed because the event was too large to send whole. */
   readonly trimmed?: boolean;
+  /** Set on snapshot records: the id of the snapshot run (also in `_cdc.snapshot` and the `cdc-snapshot` header). */
+  readonly snapshot?: string;
 }
 
 export interface EncodedRecord {
@@ -78,6 +82,8 @@ export interface DecodedChangeEvent {
   /** Canonical Extended JSON of the documentKey (the record key): the identity of the document in a sink. */
   readonly documentKeyJson: string;
   readonly trimmed: boolean;
+  /** The snapshot run that copied this document; undefined for change events. */
+  readonly snapshot?: string;
 }
 
 export interface DecodedTombstone {
@@ -126,7 +132,12 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
   const namespace = namespaceOf(fields.ns);
   const known = namespace === 'invalid' ? undefined : namespace;
   const keySource = fields.documentKey ?? (known ? { ns: known } : {});
-  const cdc = { v: FORMAT_VERSION, ordinal: meta.ordinal, ...(meta.trimmed ? { trimmed: true } : {}) };
+  const cdc = {
+    v: FORMAT_VERSION,
+    ordinal: meta.ordinal,
+    ...(meta.trimmed ? { trimmed: true } : {}),
+    ...(meta.snapshot !== undefined ? { snapshot: meta.snapshot } : {}),
+  };
   const headers: Record<string, string> = {
     [HEADERS.format]: String(FORMAT_VERSION),
     [HEADERS.operation]: String(fields.operationType),
@@ -134,6 +145,7 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
     [HEADERS.version]: positionKey(positionAt(fields.clusterTime, meta.ordinal)),
   };
   if (known) headers[HEADERS.namespace] = known.coll === undefined ? known.db : `${known.db}.${known.coll}`;
+  if (meta.snapshot !== undefined) headers[HEADERS.snapshot] = meta.snapshot;
   return {
     key: Buffer.from(canonical(keySource), 'utf8'),
     value: Buffer.from(canonical({ ...fields, _cdc: cdc }), 'utf8'),
@@ -194,6 +206,7 @@ export function decodeRecord(input: {
     return malformed(`_cdc.ordinal is ${canonical(cdc.ordinal)}, not an integer from 0 to ${MAX_ORDINAL}`);
   }
   if (cdc.trimmed !== undefined && cdc.trimmed !== true) return malformed(`_cdc.trimmed is ${canonical(cdc.trimmed)}; only true or absent`);
+  if (cdc.snapshot !== undefined && typeof cdc.snapshot !== 'string') return malformed(`_cdc.snapshot is ${canonical(cdc.snapshot)}, not a string`);
 
   const operationType = event.operationType;
   if (operationType === undefined) return malformed('value has no operationType');
@@ -222,5 +235,6 @@ export function decodeRecord(input: {
     namespace,
     documentKeyJson,
     trimmed: cdc.trimmed === true,
+    ...(typeof cdc.snapshot === 'string' ? { snapshot: cdc.snapshot } : {}),
   };
 }

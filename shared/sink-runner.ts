@@ -14,6 +14,8 @@ export interface ApplyOutcome {
   readonly stale: number;
   /** Changes the store refused for good (too large, unmappable); they go to the dead-letter topic. */
   readonly rejected: RejectedRecord[];
+  /** Fields the store could not index as they are and kept aside, unsearchable, in the stored document. */
+  readonly fieldsNotIndexed?: number;
 }
 
 /** A reporting store, narrowed to what a sink needs. Throws STORE_UNAVAILABLE when it cannot be written in time. */
@@ -37,6 +39,7 @@ export interface SinkSummary {
   readonly applied: number;
   readonly stale: number;
   readonly deadLettered: number;
+  readonly fieldsNotIndexed?: number;
   readonly skipped: { tombstones: number; controlEvents: number; withoutDocument: number; superseded: number };
 }
 
@@ -88,6 +91,10 @@ export async function runSink(
     });
   }
 
+  if (outcome.fieldsNotIndexed) {
+    logger.warn({ event: 'sink.fields-not-indexed', sink: sinkName, fields: outcome.fieldsNotIndexed });
+    metrics.add('FieldsNotIndexed', 'Count', outcome.fieldsNotIndexed);
+  }
   const deadLetters = [...prepared.malformed, ...outcome.rejected];
   try {
     await deps.deadLetters.send(deadLetters);
@@ -106,6 +113,7 @@ export async function runSink(
     applied: outcome.applied,
     stale: outcome.stale,
     deadLettered: deadLetters.length,
+    ...(outcome.fieldsNotIndexed ? { fieldsNotIndexed: outcome.fieldsNotIndexed } : {}),
     skipped: {
       tombstones: prepared.counts.tombstones,
       controlEvents: prepared.counts.controlEvents,

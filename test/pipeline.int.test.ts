@@ -75,8 +75,8 @@ describe('relay output through the real sink handlers', () => {
     const index = `${indexPrefix}-${db}-customers`.toLowerCase();
     await fetch(`${endpoints.opensearch()}/${index}/_refresh`, { method: 'POST' });
     const search = (await (await fetch(`${endpoints.opensearch()}/${index}/_search?size=1000`)).json()) as {
-      hits: { hits: Array<{ _source: { mongo_id: number; name: string } }> };
+      hits: { hits: Array<{ _source: { mongo_id: string; name: string } }> };
     };
-    expect(search.hits.hits.map((hit) => hit._source.mongo_id).sort((a, b) => a - b)).toEqual(truth.map((document) => document._id));
+    expect(search.hits.hits.map((hit) => Number(hit._source.mongo_id)).sort((a, b) => a - b)).toEqual(truth.map((document) => document._id));
   });
 });

@@ -45,11 +45,13 @@ export function recordsForEvent(
   ordinal: number,
   stream: StreamConfig,
   maxRecordBytes: number,
+  snapshot?: string,
 ): EncodedEvent {
   const topic = topicForNamespace(stream, namespaceOf(event, stream));
+  const marks = snapshot === undefined ? {} : { snapshot };
   let encoded: EncodedRecord;
   try {
-    encoded = encodeChangeEvent(event, { ordinal });
+    encoded = encodeChangeEvent(event, { ordinal, ...marks });
   } catch (error) {
     // A poison event (seen: an invalidate without clusterTime) must not fail every later invocation: it goes to the
     // dead-letter topic with the reason and its resume token, and the stream moves past it.
@@ -70,7 +72,7 @@ export function recordsForEvent(
   }
 
   if (stream.oversize === 'trim') {
-    const trimmed = encodeChangeEvent(withoutDocuments(event), { ordinal, trimmed: true });
+    const trimmed = encodeChangeEvent(withoutDocuments(event), { ordinal, trimmed: true, ...marks });
     const trimmedRecord: OutgoingRecord = { topic, ...trimmed };
     const trimmedSize = recordSize(trimmedRecord);
     if (trimmedSize <= maxRecordBytes) return { records: [trimmedRecord], trimmed: true, bytes: trimmedSize };

@@ -18,10 +18,8 @@ import { relayDeps, relayLimits } from './relay-wiring';
 const env = parseRelayEnv();
 const kafkaSettings = parseKafkaEnv();
 const logger = createLogger('mongo-cdc-relay');
-const store = new DynamoCheckpointStore(
-  new DynamoDBClient(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {}),
-  env.CONTROL_TABLE,
-);
+const dynamo = new DynamoDBClient(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {});
+const store = new DynamoCheckpointStore(dynamo, env.CONTROL_TABLE);
 const kafka = lazyKafka(kafkaSettings, logger);
 // Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
 const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
@@ -54,6 +52,7 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     maxRequestBytes: env.KAFKA_MAX_MESSAGE_BYTES,
     logger,
     metrics,
+    control: { dynamo, table: env.CONTROL_TABLE },
   });
   try {
     const guarded = { ...deps, producer: topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) };

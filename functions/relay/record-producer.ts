@@ -1,3 +1,4 @@
+import { chunkBySize, kafkaRecordSize } from '../../shared/kafka-record-size';
 import type { Producer } from 'kafkajs';
 
 export interface OutgoingRecord {
@@ -15,33 +16,10 @@ export interface RecordProducer {
 
 /** Bytes Kafka counts against message.max.bytes for one record, with room for the record and batch framing. */
 export function recordSize(record: OutgoingRecord): number {
-  let size = 70 + record.key.length + (record.value?.length ?? 0);
-  for (const [name, value] of Object.entries(record.headers)) size += name.length + Buffer.byteLength(value) + 8;
-  return size;
+  return kafkaRecordSize(record);
 }
 
-/**
- * KafkaJS puts every record of one partition in a send into one record batch, which the broker rejects whole when it
- * exceeds message.max.bytes. So a relay batch goes out as consecutive requests each below that limit; awaiting each
- * before the next keeps per-partition order.
- */
-export function chunkBySize(records: readonly OutgoingRecord[], maxRequestBytes: number): OutgoingRecord[][] {
-  const chunks: OutgoingRecord[][] = [];
-  let current: OutgoingRecord[] = [];
-  let currentBytes = 0;
-  for (const record of records) {
-    const size = recordSize(record);
-    if (current.length > 0 && currentBytes + size > maxRequestBytes) {
-      chunks.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-    current.push(record);
-    currentBytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
-}
+export { chunkBySize };
 
 /**
  * Sends through a producer it asks for at the first send, so an invocation that never produces (lease held, stalled

@@ -37,6 +37,10 @@ export const streamSchema = z
     onInvalidate: z.enum(['stop', 'continue']).default('stop'),
     /** Where a stream with no checkpoint starts: now, or an ISO time still inside the oplog window. */
     startAt: z.union([z.literal('now'), z.iso.datetime({ offset: true })]).default('now'),
+    /** A stream with no checkpoint first copies the documents that already exist (initial), or starts from now only. */
+    snapshot: z.enum(['initial', 'never']).default('initial'),
+    /** Documents per snapshot chunk: one chunk runs between two live batches, so this bounds the live stream's wait. */
+    snapshotChunkDocuments: z.number().int().positive().max(100_000).default(1000),
   })
   .strict()
   .refine((stream) => !(stream.collection && !stream.database), {

@@ -9,6 +9,7 @@ import type { Checkpoint, CheckpointStore, Lease } from './checkpoint-store';
 import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
+import { type SnapshotDeps, SnapshotStep } from './snapshot-step';
 
 export interface RelayDeps {
   readonly store: CheckpointStore;
@@ -19,6 +20,8 @@ export interface RelayDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  /** Initial and requested snapshots, copied between live batches; without it the relay only streams changes. */
+  readonly snapshots?: SnapshotDeps;
 }
 
 export interface RelayLimits {
@@ -36,7 +39,16 @@ export interface Invocation {
 }
 
 export type RelayOutcome =
-  | { status: 'relayed'; events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number }
+  | {
+      status: 'relayed';
+      events: number;
+      batches: number;
+      deadLettered: number;
+      trimmed: number;
+      checkpoints: number;
+      /** Documents copied by a snapshot in this invocation. */
+      snapshotted: number;
+    }
   | { status: 'lease-held'; holder?: string }
   | { status: 'stalled'; code: string; reason: string }
   | { status: 'stopped'; reason: string }
@@ -74,7 +86,9 @@ export interface RelayRun {
   /** The token text last written to the checkpoint, and when: quiet-stream saves skip an unchanged token. */
   savedToken: string;
   savedAt: number;
-  totals: { events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number };
+  totals: { events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number; snapshotted: number };
+  /** The stream's snapshot, when one is running: a chunk of it is copied between live batches. */
+  snapshot?: SnapshotStep;
 }
 
 /**
@@ -107,13 +121,14 @@ export async function relayStream(
     position: undefined,
     savedToken: '',
     savedAt: now(),
-    totals: { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0 },
+    totals: { events: 0, batches: 0, deadLettered: 0, trimmed: 0, checkpoints: 0, snapshotted: 0 },
   };
   const reads = new ReadAhead(run);
   try {
     const checkpoint = await deps.store.read(stream.id);
     const refused = refuseStalledOrStopped(run, checkpoint);
     if (refused) return refused;
+    await beginSnapshot(run, checkpoint);
     await fixStartPoint(run, checkpoint);
     run.source = deps.openSource(run.resume);
     deps.logger.info({ event: 'relay.start', ...run.log, resumeKind: run.resume.kind, lastEvent: run.position });
@@ -236,8 +251,27 @@ async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutco
       }
     }
     reads.start();
+    await copySnapshotChunk(run);
   }
   return undefined;
+}
+
+/**
+ * Picks up the running snapshot, starts a requested one, or, for a stream that never ran with `snapshot: initial`,
+ * the initial one. Before a new stream fixes its start point, so a crash in between cannot leave it without its copy.
+ */
+async function beginSnapshot(run: RelayRun, checkpoint: Checkpoint | undefined): Promise<void> {
+  const { deps } = run;
+  if (!deps.snapshots) return;
+  const step = new SnapshotStep(deps.snapshots, deps.producer, run.stream, run.lease, run.leaseExpiry, run.limits.maxRecordBytes, deps.logger, deps.metrics, run.now);
+  await step.begin(checkpoint?.updatedAt === undefined);
+  if (step.active) run.snapshot = step;
+}
+
+/** One snapshot chunk between two live batches, while the next live batch is already being read. */
+async function copySnapshotChunk(run: RelayRun): Promise<void> {
+  if (!run.snapshot?.active || !run.hasTime()) return;
+  run.totals.snapshotted += (await run.snapshot.copyChunk(run.hasTime)).documents;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Producer } from 'kafkajs';
 import type { MongoClient } from 'mongodb';
 import type { Logger } from '../../shared/logger';
@@ -7,6 +8,7 @@ import type { CheckpointStore } from './checkpoint-store';
 import { KafkaRecordProducer } from './record-producer';
 import type { RelayEnv, StreamConfig } from './relay-config';
 import type { RelayDeps, RelayLimits } from './relay-stream';
+import { mongoSnapshotDeps } from './snapshot-deps';
 
 export interface RelayParts {
   readonly store: CheckpointStore;
@@ -19,6 +21,8 @@ export interface RelayParts {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  /** The control table the snapshot progress and requests live in; without it the relay takes no snapshots. */
+  readonly control?: { readonly dynamo: DynamoDBClient; readonly table: string };
 }
 
 /** The relay's collaborators, built one way for the handler, the test harness and the benchmarks. */
@@ -33,6 +37,7 @@ export function relayDeps(parts: RelayParts): RelayDeps {
     logger: parts.logger,
     metrics: parts.metrics,
     ...(parts.now ? { now: parts.now } : {}),
+    ...(parts.control ? { snapshots: mongoSnapshotDeps(mongo, stream, parts.control.dynamo, parts.control.table) } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 import { CdcError } from '../../shared/errors';
 
 /*
@@ -12,7 +12,29 @@ import { CdcError } from '../../shared/errors';
  *   Regular expression → M {"$regex": S, "$options": S}; MinKey/MaxKey → M {"$minKey"|"$maxKey": N 1}
  *   Code → M {"$code": S}
  * The numeric BSON type (Int32 vs Int64 vs Double) is not kept, as in every DynamoDB document mapping.
+ * DynamoDB nests maps and lists 32 levels deep at most: a document or array that would open a level deeper is stored as
+ *   M {"$ejson": S <its canonical Extended JSON>}, which holds it exactly (read it back with EJSON.parse).
  */
+
+/**
+ * DynamoDB's nesting limit: 32 levels counting the item itself, so an attribute may hold at most 31 nested maps and
+ * lists (measured against DynamoDB Local: 31 accepted, 32 refused). Here the item's own attributes are on level 1.
+ */
+export const MAX_NESTING_LEVELS = 32;
+
+function isContainer(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return true;
+  if (value instanceof Date || value instanceof RegExp) return false;
+  const type = (value as { _bsontype?: string })._bsontype;
+  // These BSON values become maps here too, but shallow ones: one or two levels.
+  return type === undefined;
+}
+
+/** A document or array too deep for DynamoDB, kept whole as canonical Extended JSON. */
+function deepValueAttribute(value: unknown): AttributeValue {
+  return { M: { $ejson: { S: BSON.EJSON.stringify(value as Document, { relaxed: false }) } } };
+}
 
 const N_MAX_EXPONENT = 125;
 const N_MIN_EXPONENT = -130;
@@ -42,7 +64,9 @@ function doubleAttribute(value: number): AttributeValue {
   return numberAttribute(String(value), '$numberDouble');
 }
 
-export function toAttribute(value: unknown, path: string): AttributeValue {
+export function toAttribute(value: unknown, path: string, level = 1): AttributeValue {
+  // Binary, Timestamp and the like open at most two levels themselves: keep room for them below the limit.
+  if (isContainer(value) && level >= MAX_NESTING_LEVELS - 2) return deepValueAttribute(value);
   if (value === null || value === undefined) return { NULL: true };
   if (typeof value === 'string') return { S: value };
   if (typeof value === 'boolean') return { BOOL: value };
@@ -52,7 +76,7 @@ export function toAttribute(value: unknown, path: string): AttributeValue {
     if (Number.isNaN(value.getTime())) throw new CdcError('RECORD_MALFORMED', `${path} is an invalid Date`);
     return { S: value.toISOString() };
   }
-  if (Array.isArray(value)) return { L: value.map((item, index) => toAttribute(item, `${path}[${index}]`)) };
+  if (Array.isArray(value)) return { L: value.map((item, index) => toAttribute(item, `${path}[${index}]`, level + 1)) };
   const bson = value as { _bsontype?: string } & Record<string, unknown>;
   switch (bson._bsontype) {
     case 'Int32':
@@ -87,17 +111,17 @@ export function toAttribute(value: unknown, path: string): AttributeValue {
       return { S: String(value) };
     case undefined:
       if (value instanceof RegExp) return { M: { $regex: { S: value.source }, $options: { S: value.flags } } };
-      return { M: toAttributeMap(value as Document, path) };
+      return { M: toAttributeMap(value as Document, path, level + 1) };
     default:
       throw new CdcError('RECORD_MALFORMED', `${path} holds a BSON ${bson._bsontype}, which the DynamoDB sink cannot store`);
   }
 }
 
-export function toAttributeMap(document: Document, path = ''): Record<string, AttributeValue> {
+export function toAttributeMap(document: Document, path = '', level = 1): Record<string, AttributeValue> {
   const map: Record<string, AttributeValue> = {};
   for (const [name, value] of Object.entries(document)) {
     if (value === undefined) continue;
-    map[name] = toAttribute(value, path === '' ? name : `${path}.${name}`);
+    map[name] = toAttribute(value, path === '' ? name : `${path}.${name}`, level);
   }
   return map;
 }

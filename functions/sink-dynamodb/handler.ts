@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { KafkaDeadLetterSink } from '../../shared/dead-letter';
 import { LazyProducer } from '../../shared/lazy-producer';
@@ -9,6 +8,7 @@ import { createLogger } from '../../shared/logger';
 import { createMetrics } from '../../shared/metrics';
 import { lazyDeadLetters, runSink, type SinkSummary } from '../../shared/sink-runner';
 import { DynamoReportingStore } from './dynamo-reporting-store';
+import { createReportingClient } from './reporting-client';
 import { parseDynamoSinkEnv } from './sink-dynamodb-config';
 
 const SINK = 'dynamodb';
@@ -17,23 +17,16 @@ const env = parseDynamoSinkEnv();
 const kafkaSettings = parseKafkaEnv();
 const topicNamings = sinkTopicNamings(env);
 const logger = createLogger('mongo-cdc-sink-dynamodb');
-const store = new DynamoReportingStore(
-  new DynamoDBClient({
-    ...(process.env.DYNAMODB_ENDPOINT ? { endpoint: process.env.DYNAMODB_ENDPOINT } : {}),
-    maxAttempts: env.SINK_DYNAMODB_MAX_ATTEMPTS,
-    retryMode: 'adaptive',
-  }),
-  {
-    table: env.REPORTING_TABLE,
-    concurrency: env.SINK_DYNAMODB_CONCURRENCY,
-    ...(env.SINK_TOMBSTONE_TTL_SECONDS ? { tombstoneTtlSeconds: env.SINK_TOMBSTONE_TTL_SECONDS } : {}),
-  },
-);
+const store = new DynamoReportingStore(createReportingClient({ maxAttempts: env.SINK_DYNAMODB_MAX_ATTEMPTS }), {
+  table: env.REPORTING_TABLE,
+  concurrency: env.SINK_DYNAMODB_CONCURRENCY,
+  ...(env.SINK_TOMBSTONE_TTL_SECONDS ? { tombstoneTtlSeconds: env.SINK_TOMBSTONE_TTL_SECONDS } : {}),
+});
 const kafka = lazyKafka(kafkaSettings, logger);
 // Connected only when a batch has something to dead-letter.
 const deadLetters = lazyDeadLetters(
   new LazyProducer(async () => createProducer(await kafka())),
-  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK),
+  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {

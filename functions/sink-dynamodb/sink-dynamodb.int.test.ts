@@ -1,4 +1,4 @@
-import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { BSON, type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints, external } from '../../infra/stack/endpoints';
@@ -10,7 +10,7 @@ import { createReportingTable, dropTable, localDynamo } from '../../test/support
 import { SinkHarness } from '../../test/support/sink-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { toAttributeMap } from './dynamo-item';
-import { DynamoReportingStore, RESERVED_ATTRIBUTES } from './dynamo-reporting-store';
+import { DynamoReportingStore, RESERVED_ATTRIBUTES, reportingKey } from './dynamo-reporting-store';
 
 async function scanAll(client: DynamoDBClient, table: string): Promise<Map<string, Record<string, AttributeValue>>> {
   const items = new Map<string, Record<string, AttributeValue>>();
@@ -100,6 +100,20 @@ describe('DynamoDB reporting sink (DynamoDB Local, Kafka)', () => {
     expect(item?.v).toBeUndefined();
   });
 
+  it('stores binary fields byte for byte (base64 on the wire, as the SDK sends them)', async () => {
+    const bytes = Uint8Array.from([0, 1, 2, 250, 255, 10, 13]);
+    const record = event(5, 'insert', 30, { blob: new BSON.Binary(bytes), nested: { list: [new BSON.Binary(Uint8Array.from([7]))] } });
+
+    const summary = await harness.run('dynamodb', store, [record]);
+
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 0 });
+    const item = (await scanAll(client, table)).get(`shop.orders|${BSON.EJSON.stringify({ _id: new Int32(5) }, { relaxed: false })}`);
+    expect(item && withoutMeta(item)).toEqual(
+      toAttributeMap({ _id: new Int32(5), blob: new BSON.Binary(bytes), nested: { list: [new BSON.Binary(Uint8Array.from([7]))] } }),
+    );
+    expect(Array.from(item?.blob?.M?.$binary?.B ?? [])).toEqual(Array.from(bytes));
+  });
+
   it('dead-letters malformed records with their bytes and the reason, and applies the rest of the batch', async () => {
     const good = event(2, 'insert', 10, { v: 'good' });
     const garbage: SourceRecord = { topic: 'mongo-cdc.shop.orders', partition: 1, offset: 77, key: Buffer.from('{"_id":1}'), value: Buffer.from('not json'), headers: {} };
@@ -115,6 +129,68 @@ describe('DynamoDB reporting sink (DynamoDB Local, Kafka)', () => {
     expect(byOffset.get('77')?.headers['cdc-dlq-source-partition']).toBe('1');
     expect(byOffset.get('11')?.headers['cdc-dlq-reason']).toMatch(/reserves/);
     expect(harness.logger.named('sink.malformed-record').length).toBeGreaterThan(0);
+  });
+
+  it('hashes a documentKey over the 2,048-byte key limit, keeps the whole _id, and finds it by reportingKey', async () => {
+    // Prepare: a 3,000-character unicode _id, inserted then deleted.
+    const longId = `ключ-${'é'.repeat(1_500)}-${'x'.repeat(1_500)}`;
+    const keyed = (operationType: string, increment: number, document?: Record<string, unknown>): SourceRecord => {
+      const encoded = encodeChangeEvent(
+        {
+          _id: { _data: `long${increment}` },
+          operationType,
+          clusterTime: new Timestamp({ t: 1_790_000_100, i: increment }),
+          ns: { db: 'shop', coll: 'long' },
+          documentKey: { _id: longId },
+          ...(document ? { fullDocument: { _id: longId, ...document } } : {}),
+        } as unknown as ChangeStreamDocument,
+        { ordinal: 0 },
+      );
+      return { topic: 'mongo-cdc.shop.long', partition: 0, offset: increment, ...encoded };
+    };
+    const key = reportingKey({ db: 'shop', coll: 'long' }, BSON.EJSON.stringify({ _id: longId }, { relaxed: false }));
+
+    // Act
+    const inserted = await harness.run('dynamodb', store, [keyed('insert', 1, { v: 1 })]);
+    const afterInsert = await client.send(new GetItemCommand({ TableName: table, Key: { _key: { S: key } }, ConsistentRead: true }));
+    const deleted = await harness.run('dynamodb', store, [keyed('delete', 2)]);
+    const afterDelete = await client.send(new GetItemCommand({ TableName: table, Key: { _key: { S: key } }, ConsistentRead: true }));
+
+    // Assess
+    expect(key).toMatch(/^shop\.long\|sha256:[0-9a-f]{64}$/);
+    expect(inserted).toMatchObject({ applied: 1, deadLettered: 0 });
+    expect(afterInsert.Item?._id?.S).toBe(longId);
+    expect(afterInsert.Item?.v?.N).toBe('1');
+    expect(deleted).toMatchObject({ applied: 1, deadLettered: 0 });
+    expect(afterDelete.Item?._op?.S).toBe('delete');
+    expect(afterDelete.Item?._id?.S).toBe(longId);
+  });
+
+  it('stores a document nested 45 levels deep, the part beyond DynamoDB\'s limit as exact Extended JSON', async () => {
+    // Prepare
+    let deep: Record<string, unknown> = { leaf: new Int32(7), at: new Date(1_700_000_000_000), list: [1, [2, [3]]] };
+    for (let level = 0; level < 45; level++) deep = { [`l${level}`]: deep, also: [level] };
+    const record = event(9, 'insert', 30, { deep });
+
+    // Act
+    const summary = await harness.run('dynamodb', store, [record]);
+
+    // Assess: the item is there; walking it down reaches the lossless form, which parses back to the very subtree.
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 0 });
+    const item = (await scanAll(client, table)).get('shop.orders|{"_id":{"$numberInt":"9"}}');
+    let value: AttributeValue | undefined = item?.deep;
+    let original: unknown = deep;
+    let levels = 0;
+    while (value?.M && !value.M.$ejson) {
+      const name = Object.keys(value.M).find((key) => key.startsWith('l')) as string;
+      value = value.M[name];
+      original = (original as Record<string, unknown>)[name];
+      levels++;
+    }
+    // `deep` is on level 1; 29 plain maps below it, then on level 30 the Extended JSON form (the limit is 31).
+    expect(levels).toBe(29);
+    const restored = BSON.EJSON.parse(value?.M?.$ejson?.S ?? 'null', { relaxed: false });
+    expect(BSON.EJSON.stringify(restored as Record<string, unknown>, { relaxed: false })).toBe(BSON.EJSON.stringify(original as Record<string, unknown>, { relaxed: false }));
   });
 
   it.skipIf(external.dynamodb())('fails the batch while DynamoDB is down, and the retry succeeds once it is back', async () => {

@@ -41,10 +41,12 @@ const kafka = lazyKafka(kafkaSettings, logger);
 // Connected only when a batch has something to dead-letter.
 const deadLetters = lazyDeadLetters(
   new LazyProducer(async () => createProducer(await kafka())),
-  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK),
+  (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES),
 );
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
   const metrics = createMetrics('mongo-cdc-sink-opensearch', { Sink: SINK });
-  return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicNamings }, () => context.getRemainingTimeInMillis());
+  const summary = await runSink(SINK, event, { store, deadLetters, logger, metrics, topicNamings }, () => context.getRemainingTimeInMillis());
+  for (const warning of store.mappingWarnings.splice(0)) logger.warn({ event: 'sink.index-mapping-kept', sink: SINK, warning });
+  return summary;
 }

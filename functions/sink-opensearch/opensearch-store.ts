@@ -4,7 +4,7 @@ import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
-import { indexName, searchDocumentId, toSearchDocument } from './search-document';
+import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, searchDocumentId, toSearchDocument } from './search-document';
 
 export interface OpenSearchStoreOptions {
   /** Index name template with {db} and {coll}; lowercased and cleaned to a valid index name. */
@@ -14,10 +14,39 @@ export interface OpenSearchStoreOptions {
   readonly baseBackoffMs: number;
 }
 
+interface BulkItemError {
+  type?: string;
+  reason?: string;
+  caused_by?: BulkItemError;
+}
+
 interface BulkItemResult {
   status: number;
-  error?: { type?: string; reason?: string };
+  error?: BulkItemError;
 }
+
+/** The whole error chain OpenSearch gave, e.g. "mapper_parsing_exception: failed to parse field [a] ... <- caused by ...". */
+export function fullReason(error: BulkItemError | undefined): string {
+  const parts: string[] = [];
+  for (let cause = error, depth = 0; cause && depth < 10; cause = cause.caused_by, depth++) {
+    parts.push(`${cause.type ?? 'error'}: ${cause.reason ?? 'no reason given'}`);
+  }
+  return parts.length > 0 ? parts.join(' <- caused by ') : 'no reason given';
+}
+
+/** Refusals that come from the document's shape meeting the index mapping, which moving fields aside can resolve. */
+const MAPPING_ERRORS = /mapper_parsing_exception|document_parsing_exception|illegal_argument_exception|strict_dynamic_mapping_exception|number_format_exception|json_parse_exception|x_content_parse_exception/;
+/** At most this many fields are moved aside one by one before the whole document is kept unindexed. */
+const MAX_FIELDS_MOVED = 16;
+
+/** Field paths a mapping refusal names, most specific first: "[a.b]" in "failed to parse field [a.b] of type ...". */
+function fieldsNamed(reason: string): string[] {
+  const names = [...reason.matchAll(/\[([^[\]]+)\]/g)].map((match) => match[1] ?? '');
+  return [...new Set(names)].filter((name) => name !== '' && name !== 'null' && !/^\d+$/.test(name));
+}
+
+/** A write block (flood-stage disk watermark, an operator's index.blocks.write) lifts by itself or by an operator. */
+const isWriteBlock = (result: BulkItemResult) => result.error?.type === 'cluster_block_exception';
 
 interface BulkResponseBody {
   errors?: boolean;
@@ -36,6 +65,8 @@ const retriableStatus = (status: number) => status === 429 || status >= 500;
 export class OpenSearchStore implements ReportingStore {
   private readonly knownIndices = new Set<string>();
   private readonly indexNames = new Map<string, string>();
+  /** Indices whose existing mapping could not take the sink's required fields; the handler logs them. */
+  readonly mappingWarnings: string[] = [];
 
   constructor(
     private readonly client: SearchClient,
@@ -45,19 +76,27 @@ export class OpenSearchStore implements ReportingStore {
   async apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
     let applied = 0;
     let stale = 0;
+    let fieldsNotIndexed = 0;
     const rejected: RejectedRecord[] = [];
+    const documents = new Map<SinkChange, Record<string, unknown>>();
+    const moved = new Map<SinkChange, number>();
     let pending = [...changes];
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) {
-        const backoff = Math.min(10_000, this.options.baseBackoffMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+    // Backoff only after refusals that time can cure (429/5xx, write blocks); fields moved aside are retried at once.
+    let backoffs = 0;
+    let mustWait = false;
+    for (; pending.length > 0; ) {
+      if (mustWait) {
+        const backoff = Math.min(10_000, this.options.baseBackoffMs * 2 ** backoffs++) * (0.5 + Math.random() / 2);
         if (remainingMs() - backoff < 2_000) {
           throw new CdcError('STORE_UNAVAILABLE', `OpenSearch kept refusing ${pending.length} writes (429/5xx) and the time is up`);
         }
         await sleep(backoff);
       }
+      mustWait = true;
       if (!(await this.ensureIndices(pending, remainingMs))) continue; // an index's existence is not known yet
-      const response = await this.bulk(pending, remainingMs);
+      const response = await this.bulk(pending, documents, remainingMs);
       if (!response) continue; // the whole request failed in a retriable way
+      mustWait = false;
       const retry: SinkChange[] = [];
       pending.forEach((change, index) => {
         const result = Object.values(response.items?.[index] ?? {})[0];
@@ -70,22 +109,54 @@ export class OpenSearchStore implements ReportingStore {
           stale++;
         } else if (result.status === 404 && change.kind === 'delete') {
           applied++; // nothing to delete; the external version is recorded all the same
-        } else if (retriableStatus(result.status)) {
+        } else if (retriableStatus(result.status) || isWriteBlock(result)) {
           retry.push(change);
+          mustWait = true;
+        } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
+          const fields = this.moveAside(change, documents, moved, fullReason(result.error));
+          if (fields > 0) {
+            fieldsNotIndexed += fields;
+            retry.push(change);
+          } else {
+            rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
+          }
         } else {
           rejected.push({
             record: change.record,
             code: 'STORE_REJECTED',
-            reason: `OpenSearch refused ${change.identity} (${result.status} ${result.error?.type ?? ''}): ${result.error?.reason ?? 'no reason given'}`,
+            reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
           });
         }
       });
       pending = retry;
     }
-    return { applied, stale, rejected };
+    return { applied, stale, rejected, fieldsNotIndexed };
   }
 
-  private async bulk(changes: readonly SinkChange[], remainingMs: () => number): Promise<BulkResponseBody | undefined> {
+  /**
+   * Moves the field a mapping refusal names into the unindexed part of the document, or, when it names none or too
+   * many were moved already, every field but `mongo_id`. Returns how many fields moved (0: nothing left to move).
+   */
+  private moveAside(change: SinkChange, documents: Map<SinkChange, Record<string, unknown>>, moved: Map<SinkChange, number>, reason: string): number {
+    const source = documents.get(change) ?? toSearchDocument(change.document ?? {});
+    documents.set(change, source);
+    const count = moved.get(change) ?? 0;
+    if (count < MAX_FIELDS_MOVED) {
+      // Only the first name that resolves: the others in a reason are often types ("[long]") or the same field again.
+      const field = fieldsNamed(reason).find((path) => moveToUnindexed(source, path));
+      if (field !== undefined) {
+        moved.set(change, count + 1);
+        return 1;
+      }
+    }
+    if (count >= Number.MAX_SAFE_INTEGER) return 0;
+    const all = moveAllToUnindexed(source);
+    // Everything is aside now: a further refusal cannot be helped by moving fields.
+    moved.set(change, Number.MAX_SAFE_INTEGER);
+    return all;
+  }
+
+  private async bulk(changes: readonly SinkChange[], documents: ReadonlyMap<SinkChange, Record<string, unknown>>, remainingMs: () => number): Promise<BulkResponseBody | undefined> {
     let body = '';
     for (const change of changes) {
       // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
@@ -95,7 +166,7 @@ export class OpenSearchStore implements ReportingStore {
       body +=
         change.kind === 'delete'
           ? `{"delete":${meta}}\n`
-          : `{"index":${meta}}\n${JSON.stringify(toSearchDocument(change.document ?? {}))}\n`;
+          : `{"index":${meta}}\n${JSON.stringify(documents.get(change) ?? toSearchDocument(change.document ?? {}))}\n`;
     }
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
@@ -122,18 +193,25 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   /**
-   * Creates the indices of these changes with the index body before anything is written to them. False when OpenSearch
-   * gave no definite answer (429/5xx): nothing may be written then, or `_bulk` would create the index with dynamic
-   * mappings; an index is remembered only once it is known to exist.
+   * Creates the indices of these changes with the index body (plus the mappings the sink relies on) before anything is
+   * written to them, and adds those mappings to indices made before. False when OpenSearch gave no definite answer
+   * (429/5xx): nothing may be written then, or `_bulk` would create the index with dynamic mappings; an index is
+   * remembered only once it is known to exist.
    */
   private async ensureIndices(changes: readonly SinkChange[], remainingMs: () => number): Promise<boolean> {
-    if (!this.options.indexBody) return true;
-    const body = JSON.stringify(this.options.indexBody);
+    const body = JSON.stringify(indexBodyWith(this.options.indexBody));
     for (const change of changes) {
       const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
-      const state = await ensureIndex(this.client, name, body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
+      const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
+      const state = await ensureIndex(this.client, name, body, signal);
       if (state === 'retry') return false;
+      if (state === 'exists') {
+        // An index made before (or by someone else): add the mappings the sink relies on; a clash is reported, not fatal.
+        const mapped = await this.client.request('PUT', `/${encodeURIComponent(name)}/_mapping`, JSON.stringify(indexBodyWith(undefined).mappings), signal);
+        if (retriableStatus(mapped.status)) return false;
+        if (mapped.status !== 200) this.mappingWarnings.push(`index ${name} keeps its own mapping of mongo_id/mongo_unindexed: HTTP ${mapped.status} ${JSON.stringify(mapped.body).slice(0, 300)}`);
+      }
       this.knownIndices.add(name);
     }
     return true;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 
 /*
  * How a MongoDB document becomes an OpenSearch/Elasticsearch source document (a JSON projection for search; the
@@ -10,7 +10,12 @@ import type { Document } from 'mongodb';
  *   Date → ISO-8601 string (OpenSearch maps it as a date); ObjectId → 24 hex digits
  *   Binary → base64 string; Timestamp → { t, i }; regular expression → "/pattern/options"; MinKey/MaxKey → null;
  *   Code → its source text
- * The top-level `_id` becomes `mongo_id` (OpenSearch reserves `_id`); the index's own id is the documentKey.
+ * The top-level `_id` becomes `mongo_id` (OpenSearch reserves `_id`), always as text (`mongoIdText`) in a field mapped
+ * as a keyword, so a collection whose `_id`s are of several kinds never has them conflict; the index's own id is the
+ * documentKey. Negative zero becomes 0: JSON text as the sink writes it has no -0 (the Kafka record keeps it).
+ * Fields the index mapping refuses (a type that changed between documents, mixed-type arrays, mapping depth or field
+ * limits) are moved under `mongo_unindexed` (mapped `enabled: false`: kept in _source, not searchable), keyed by their
+ * dotted path, so the document is indexed and found by all its other fields.
  */
 export function toSearchValue(value: unknown): unknown {
   if (value === null || value === undefined) return null;
@@ -69,9 +74,122 @@ function toSearchObject(document: Document): Record<string, unknown> {
   return result;
 }
 
+/** Where fields the index mapping refuses are kept, unindexed, by dotted path. */
+export const UNINDEXED_FIELD = 'mongo_unindexed';
+
+/** The mappings every index of the sink needs, merged into SINK_INDEX_BODY's own. */
+export const REQUIRED_MAPPINGS = {
+  properties: {
+    [MONGO_ID_FIELD]: { type: 'keyword' },
+    [UNINDEXED_FIELD]: { type: 'object', enabled: false },
+  },
+} as const;
+
+/** An index body (settings, mappings) with the sink's required mappings added. */
+export function indexBodyWith(body: Record<string, unknown> | undefined): Record<string, unknown> {
+  const mappings = (body?.mappings ?? {}) as { properties?: Record<string, unknown> };
+  return { ...body, mappings: { ...mappings, properties: { ...mappings.properties, ...REQUIRED_MAPPINGS.properties } } };
+}
+
+/**
+ * The `_id` as text, one spelling per MongoDB value: a string as itself, an ObjectId as its 24 hex digits, a number as
+ * its decimal value (MongoDB holds 1, 1.0 and 1L as one `_id`), anything else (documents, UUIDs, dates...) as canonical
+ * Extended JSON.
+ */
+export function mongoIdText(id: unknown): string {
+  if (typeof id === 'string') return id;
+  if (typeof id === 'number' || typeof id === 'bigint') return String(id);
+  const type = (id as { _bsontype?: string } | null)?._bsontype;
+  if (type === 'ObjectId') return (id as { toHexString(): string }).toHexString();
+  if (type === 'Int32' || type === 'Double') return String((id as { valueOf(): number }).valueOf());
+  if (type === 'Long') return String(id);
+  return BSON.EJSON.stringify({ v: id }, { relaxed: false }).slice('{"v":'.length, -1);
+}
+
 export function toSearchDocument(document: Document): Record<string, unknown> {
   const { _id: id, ...rest } = document;
-  return { ...(id !== undefined ? { [MONGO_ID_FIELD]: toSearchValue(id) } : {}), ...toSearchObject(rest) };
+  return { ...(id !== undefined ? { [MONGO_ID_FIELD]: mongoIdText(id) } : {}), ...toSearchObject(rest) };
+}
+
+/**
+ * Moves the field at `path` (dots between names) out of the indexed part of `source` into `mongo_unindexed`. Where the
+ * path runs through an array, the whole array moves. Returns false when the path names nothing in the document.
+ */
+export function moveToUnindexed(source: Record<string, unknown>, path: string): boolean {
+  const names = path.split('.');
+  let parent: Record<string, unknown> = source;
+  const walked: string[] = [];
+  for (let index = 0; index < names.length; index++) {
+    // Field names may themselves hold dots: take the longest run of names that exists here.
+    let name: string | undefined;
+    let end = names.length;
+    for (; end > index; end--) {
+      const candidate = names.slice(index, end).join('.');
+      if (Object.hasOwn(parent, candidate)) {
+        name = candidate;
+        break;
+      }
+    }
+    if (name === undefined || (walked.length === 0 && (name === MONGO_ID_FIELD || name === UNINDEXED_FIELD))) return false;
+    walked.push(name);
+    const value = parent[name];
+    const last = end === names.length;
+    if (last || value === null || typeof value !== 'object' || Array.isArray(value)) {
+      unindexedPart(source)[walked.join('.')] = value;
+      delete parent[name];
+      return true;
+    }
+    parent = value as Record<string, unknown>;
+    index = end - 1;
+  }
+  return false;
+}
+
+/** The document's non-indexed part, created on first use. */
+function unindexedPart(source: Record<string, unknown>): Record<string, unknown> {
+  source[UNINDEXED_FIELD] ??= {};
+  return source[UNINDEXED_FIELD] as Record<string, unknown>;
+}
+
+/** Moves every field but `mongo_id` into `mongo_unindexed`: the last resort when the refusal names no field. */
+export function moveAllToUnindexed(source: Record<string, unknown>): number {
+  const unindexed = unindexedPart(source);
+  let moved = 0;
+  for (const name of Object.keys(source)) {
+    if (name === MONGO_ID_FIELD || name === UNINDEXED_FIELD) continue;
+    unindexed[name] = source[name];
+    delete source[name];
+    moved++;
+  }
+  return moved;
+}
+
+/** The document as MongoDB had it (in search form), with the unindexed fields put back where they came from. */
+export function withUnindexedRestored(source: Record<string, unknown>): Record<string, unknown> {
+  const { [UNINDEXED_FIELD]: unindexed, ...rest } = source;
+  const restored = structuredClone(rest);
+  for (const [path, value] of Object.entries((unindexed ?? {}) as Record<string, unknown>)) {
+    const names = path.split('.');
+    let parent = restored;
+    let index = 0;
+    // Rebuild through the objects that exist; what remains of the path is one (dotted) field name.
+    while (index < names.length - 1) {
+      let matched = false;
+      for (let end = names.length - 1; end > index; end--) {
+        const candidate = names.slice(index, end).join('.');
+        const inner = parent[candidate];
+        if (inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
+          parent = inner as Record<string, unknown>;
+          index = end;
+          matched = true;
+          break;
+        }
+      }
+      if (!matched) break;
+    }
+    parent[names.slice(index).join('.')] = value;
+  }
+  return restored;
 }
 
 const MAX_ID_BYTES = 512;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
 
@@ -16,6 +17,8 @@ export const openSearchSinkEnvShape = {
   /** How topics map back to collections, from the relay's own CDC_STREAMS (shared/topic-naming.ts). */
   ...sinkTopicNamingEnvShape,
   SINK_DEAD_LETTER_TOPIC: z.string().min(1).default('mongo-cdc.sink-dead-letter'),
+  /** The broker's message.max.bytes: dead letters are sent in requests below it, and larger ones become references. */
+  KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULT_MAX_MESSAGE_BYTES),
   SINK_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
   AWS_REGION: z.string().default('us-east-1'),
 };

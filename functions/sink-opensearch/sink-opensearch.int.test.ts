@@ -1,4 +1,4 @@
-import { BSON, type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
+import { type ChangeStreamDocument, Int32, Long, ObjectId, Timestamp, UUID } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints, external } from '../../infra/stack/endpoints';
 import { stackDown, stackUp } from '../../infra/stack/stack';
@@ -9,7 +9,7 @@ import { SinkHarness } from '../../test/support/sink-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { OpenSearchStore } from './opensearch-store';
 import { createSearchClient } from './search-client';
-import { indexName, searchDocumentId, toSearchDocument } from './search-document';
+import { indexName, mongoIdText, searchDocumentId, toSearchDocument, withUnindexedRestored } from './search-document';
 
 const client = createSearchClient({ url: endpoints.opensearch(), region: 'us-east-1' });
 
@@ -87,23 +87,89 @@ describe('OpenSearch sink (OpenSearch 2.x, Kafka)', () => {
 
     // Assess
     const [source] = (await allDocuments(indexName(template, { db: versionDb, coll: 'orders' }))).values();
-    expect(source).toEqual({ mongo_id: 1, version: '7', nested: { version: '0042' } });
+    expect(source).toEqual({ mongo_id: '1', version: '7', nested: { version: '0042' } });
   });
 
-  it('dead-letters a document the index refuses, with the reason, and applies the rest', async () => {
+  it('indexes a document whose fields conflict with the mapping, those fields kept unindexed, found by its others', async () => {
+    // Prepare: "amount" becomes a number and "tags" an array of strings in the mapping.
     const mappingDb = uniqueName('mapping');
-    await harness.run('opensearch', store, [event(mappingDb, 1, 'insert', 1, { amount: 5 })]);
-    // "amount" is now a number in the mapping; an object there cannot be indexed.
+    await harness.run('opensearch', store, [event(mappingDb, 1, 'insert', 1, { amount: 5, tags: ['a'], meta: { size: 1 } })]);
+    const before = harness.metrics.total('FieldsNotIndexed');
+
+    // Act: a type that changed, a mixed-type array, a nested field whose type changed, and one document that fits.
     const summary = await harness.run('opensearch', store, [
-      event(mappingDb, 2, 'insert', 2, { amount: { nested: 'object' } }),
-      event(mappingDb, 3, 'insert', 3, { amount: 7 }),
+      event(mappingDb, 2, 'insert', 2, { amount: { nested: 'object' }, name: 'second', tags: ['b', { x: 1 }], meta: { size: 'big', colour: 'red' } }),
+      event(mappingDb, 3, 'insert', 3, { amount: 7, name: 'third' }),
     ]);
 
-    expect(summary).toMatchObject({ applied: 1, deadLettered: 1 });
-    const dead = (await harness.deadLetters()).find((record) => record.headers['cdc-dlq-source-topic'] === `mongo-cdc.${mappingDb}.orders`);
-    expect(dead?.headers['cdc-dlq-reason']).toMatch(/mapper_parsing_exception|illegal_argument/);
-    expect(dead?.headers['cdc-dlq-code']).toBe('STORE_REJECTED');
-    expect(BSON.EJSON.parse(dead?.value?.toString() ?? '{}')).toMatchObject({ operationType: 'insert' });
+    // Assess
+    expect(summary).toMatchObject({ applied: 2, deadLettered: 0, fieldsNotIndexed: 3 });
+    expect(harness.metrics.total('FieldsNotIndexed') - before).toBe(3);
+    const index = indexName(template, { db: mappingDb, coll: 'orders' });
+    const documents = await allDocuments(index);
+    const second = documents.get(searchDocumentId('{"_id":{"$numberInt":"2"}}')) ?? {};
+    expect(second).toEqual({
+      mongo_id: '2',
+      name: 'second',
+      meta: { colour: 'red' },
+      mongo_unindexed: { amount: { nested: 'object' }, tags: ['b', { x: 1 }], 'meta.size': 'big' },
+    });
+    expect(withUnindexedRestored(second)).toEqual(JSON.parse(JSON.stringify(toSearchDocument({ _id: 2, amount: { nested: 'object' }, name: 'second', tags: ['b', { x: 1 }], meta: { size: 'big', colour: 'red' } }))));
+    const found = await client.request('POST', `/${index}/_search`, JSON.stringify({ query: { term: { 'meta.colour.keyword': 'red' } } }));
+    expect((found.body as { hits: { hits: Array<{ _id: string }> } }).hits.hits.map((hit) => hit._id)).toEqual([searchDocumentId('{"_id":{"$numberInt":"2"}}')]);
+  });
+
+  it('maps mongo_id as a keyword, so _ids of every kind share one index and are found by their text', async () => {
+    // Prepare
+    const idsDb = uniqueName('ids');
+    const ids: unknown[] = [new Int32(5), '5x', new ObjectId('64b7f0c2a1b2c3d4e5f60718'), { tenant: 'a', n: new Int32(1) }, new Long('9007199254740993'), 2.5, new UUID('0b5e3c1a-8f4e-4d6b-9c2a-1e3f5a7b9c0d')];
+    const records = ids.map((id, index) => {
+      const encoded = encodeChangeEvent(
+        {
+          _id: { _data: `id${index}` },
+          operationType: 'insert',
+          clusterTime: new Timestamp({ t: 1_790_000_000, i: index + 1 }),
+          ns: { db: idsDb, coll: 'orders' },
+          documentKey: { _id: id },
+          fullDocument: { _id: id, n: new Int32(index) },
+        } as unknown as ChangeStreamDocument,
+        { ordinal: 0 },
+      );
+      return { topic: `mongo-cdc.${idsDb}.orders`, partition: 0, offset: index, ...encoded };
+    });
+
+    // Act
+    const summary = await harness.run('opensearch', store, records);
+
+    // Assess
+    expect(summary).toMatchObject({ applied: ids.length, deadLettered: 0 });
+    const index = indexName(template, { db: idsDb, coll: 'orders' });
+    const mapping = await client.request('GET', `/${index}/_mapping`);
+    expect(JSON.stringify(mapping.body)).toContain('"mongo_id":{"type":"keyword"}');
+    const texts = [...(await allDocuments(index)).values()].map((source) => source.mongo_id).sort();
+    expect(texts).toEqual(ids.map((id) => mongoIdText(id)).sort());
+    expect(texts).toContain('64b7f0c2a1b2c3d4e5f60718');
+    expect(texts).toContain('9007199254740993');
+    const found = await client.request('POST', `/${index}/_search`, JSON.stringify({ query: { term: { mongo_id: '5x' } } }));
+    expect((found.body as { hits: { total: { value: number } } }).hits.total.value).toBe(1);
+  });
+
+  it('waits out an index write block (as a flood-stage disk watermark sets) instead of dead-lettering', async () => {
+    // Prepare
+    const blockedDb = uniqueName('blocked');
+    await harness.run('opensearch', store, [event(blockedDb, 1, 'insert', 1, { v: 1 })]);
+    const index = indexName(template, { db: blockedDb, coll: 'orders' });
+    await client.request('PUT', `/${index}/_settings`, JSON.stringify({ 'index.blocks.write': true }));
+
+    // Act: the block lifts once the sink has been refused at least once.
+    const run = harness.run('opensearch', store, [event(blockedDb, 2, 'insert', 2, { v: 2 })]);
+    await new Promise((done) => setTimeout(done, 1_500));
+    await client.request('PUT', `/${index}/_settings`, JSON.stringify({ 'index.blocks.write': false }));
+    const summary = await run;
+
+    // Assess
+    expect(summary).toMatchObject({ applied: 1, deadLettered: 0 });
+    expect((await allDocuments(index)).size).toBe(2);
   });
 
   it.skipIf(external.opensearch())('fails the batch while OpenSearch is down, and the retry succeeds once it is back', async () => {

@@ -56,6 +56,21 @@ export class DemoWorkload {
     return this.client.db(this.database).collection<Document>('orders');
   }
 
+  /**
+   * Writes `customers` customers and twice as many orders before the pipeline's first run, when the demo collections
+   * are empty, so the quickstart shows existing data arriving through the initial snapshot. Returns how many it wrote.
+   */
+  async seed(customers: number): Promise<number> {
+    if ((await this.customers.estimatedDocumentCount()) > 0 || (await this.orders.estimatedDocumentCount()) > 0) return 0;
+    const people = Array.from({ length: customers }, () => this.newCustomer());
+    await this.customers.insertMany(people);
+    this.customerIds.push(...people.map((person) => person._id));
+    const orders = Array.from({ length: customers * 2 }, () => this.newOrder());
+    await this.orders.insertMany(orders);
+    this.orderIds.push(...orders.map((order) => order._id));
+    return people.length + orders.length;
+  }
+
   start(onError: (error: Error) => void): void {
     // Ticks of 100 ms carry a tenth of the rate each, so low and high rates are both smooth enough to watch.
     let owed = 0;
@@ -85,38 +100,47 @@ export class DemoWorkload {
     return this.removeCustomer();
   }
 
-  private async addCustomer(): Promise<void> {
+  private newCustomer() {
     const number = String(this.nextCustomer++).padStart(5, '0');
     const id = `cust-${this.runId}-${number}`;
-    await this.customers.insertOne({
+    return {
       _id: id,
       name: `Customer ${number}`,
       email: `${id}@example.com`,
       tier: pick(TIERS),
       since: new Date(),
       address: { city: pick(['Lyon', 'Porto', 'Turku', 'Gdańsk']), country: pick(['FR', 'PT', 'FI', 'PL']) },
-    });
-    this.customerIds.push(id);
-    this.counts.inserts++;
+    };
   }
 
-  private async placeOrder(): Promise<void> {
-    const _id = new ObjectId();
+  private newOrder() {
     const items = Array.from({ length: 1 + Math.floor(Math.random() * 3) }, () => ({
       product: pick(PRODUCTS),
       quantity: 1 + Math.floor(Math.random() * 3),
       price: money(500 + Math.floor(Math.random() * 20_000)),
     }));
-    await this.orders.insertOne({
-      _id,
+    return {
+      _id: new ObjectId(),
       customerId: pick(this.customerIds),
       status: 'placed',
       placedAt: new Date(),
       items,
       total: money(items.reduce((sum, item) => sum + Number(item.price.toString()) * 100 * item.quantity, 0)),
       history: [{ status: 'placed', at: new Date() }],
-    });
-    this.orderIds.push(_id);
+    };
+  }
+
+  private async addCustomer(): Promise<void> {
+    const customer = this.newCustomer();
+    await this.customers.insertOne(customer);
+    this.customerIds.push(customer._id);
+    this.counts.inserts++;
+  }
+
+  private async placeOrder(): Promise<void> {
+    const order = this.newOrder();
+    await this.orders.insertOne(order);
+    this.orderIds.push(order._id);
     this.counts.inserts++;
   }
 

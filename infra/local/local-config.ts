@@ -12,6 +12,10 @@ const runtimeShape = {
   SINK_BATCHING_WINDOW_SECONDS: z.coerce.number().nonnegative().max(300).default(1),
   /** Comma-separated topics both sinks consume; by default every topic the configured streams write. */
   SINK_TOPICS: z.string().optional(),
+  /** Failed invocations of one batch are retried this many times, then the batch goes to SINK_ON_FAILURE_TOPIC. */
+  SINK_MAX_RETRY_ATTEMPTS: z.coerce.number().int().min(0).max(10_000).default(10),
+  /** The local stand-in for the event source mapping's on-failure destination: one record per batch given up on. */
+  SINK_ON_FAILURE_TOPIC: z.string().min(1).default('mongo-cdc.sink-on-failure'),
   /** Which sinks run: dynamodb, opensearch or both. */
   LOCAL_SINKS: z.string().default('dynamodb,opensearch'),
 };

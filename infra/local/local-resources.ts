@@ -12,7 +12,7 @@ import type { StreamConfig } from '../../functions/relay/relay-config';
 import { ensureIndex } from '../../functions/sink-opensearch/index-creation';
 import { createSearchClient } from '../../functions/sink-opensearch/search-client';
 import { deadLetterTopicOf } from '../../shared/topic-naming';
-import { indexName } from '../../functions/sink-opensearch/search-document';
+import { indexBodyWith, indexName } from '../../functions/sink-opensearch/search-document';
 import type { Logger } from '../../shared/logger';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
 
@@ -55,8 +55,13 @@ export async function ensureTable(client: DynamoDBClient, name: string, hashKey:
 }
 
 /** Every topic the pipeline writes (that is known up front), so the sinks' consumer groups find them at once. */
-export function pipelineTopics(streams: readonly StreamConfig[], sinkTopics: ReadonlyArray<string | RegExp>, sinkDeadLetterTopic: string): string[] {
-  const wanted = new Set<string>([sinkDeadLetterTopic]);
+export function pipelineTopics(
+  streams: readonly StreamConfig[],
+  sinkTopics: ReadonlyArray<string | RegExp>,
+  sinkDeadLetterTopic: string,
+  others: readonly string[] = [],
+): string[] {
+  const wanted = new Set<string>([sinkDeadLetterTopic, ...others]);
   for (const stream of streams) wanted.add(deadLetterTopicOf(stream));
   for (const topic of sinkTopics) if (typeof topic === 'string') wanted.add(topic);
   return [...wanted];
@@ -84,7 +89,7 @@ export async function ensureIndices(
   for (const stream of streams) {
     if (!stream.database || !stream.collection) continue;
     const name = indexName(template, { db: stream.database, coll: stream.collection });
-    const state = await ensureIndex(client, name, body ?? '{}');
+    const state = await ensureIndex(client, name, JSON.stringify(indexBodyWith(body ? (JSON.parse(body) as Record<string, unknown>) : undefined)));
     if (state === 'retry') throw new Error(`OpenSearch is not ready (429/5xx) to tell whether index ${name} exists`);
     if (state === 'created') created.push(name);
   }

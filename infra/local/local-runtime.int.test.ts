@@ -52,7 +52,14 @@ describe('npm start runs the whole pipeline locally', () => {
     const first = npmStart(['--demo', '--rate', '60'], env);
     await waitFor(
       'changes applied by both sinks',
-      () => first.lines.some((line) => line.event === 'local.status' && (line.sinks as Array<{ applied: number }>).every((sink) => sink.applied > 20)),
+      // After the initial snapshots of the seeded documents, so the stop lands among live changes.
+      () =>
+        first.lines.some(
+          (line) =>
+            line.event === 'local.status' &&
+            (line.sinks as Array<{ applied: number }>).every((sink) => sink.applied > 20) &&
+            (line.streams as Array<{ snapshotRunning?: boolean; snapshot?: string }>).every((stream) => stream.snapshot && !stream.snapshotRunning),
+        ),
       90_000,
     );
     const interruptedAt = Date.now();
@@ -66,6 +73,11 @@ describe('npm start runs the whole pipeline locally', () => {
     expect(stopMs).toBeLessThan(20_000);
     expect(first.lines.find((line) => line.event === 'local.stopping')).toMatchObject({ reason: 'SIGINT' });
     expect(first.lines.map((line) => line.event)).toContain('local.stopped');
+    // The demo started with existing documents, which the initial snapshots copy (progress shown per stream).
+    expect(first.lines.find((line) => line.event === 'local.demo-seeded')).toMatchObject({ documents: 3_000 });
+    const done = (line: Record<string, unknown>) =>
+      (line.streams as Array<{ snapshot?: string }> | undefined)?.every((stream) => /^done: \d+ documents copied/.test(stream.snapshot ?? ''));
+    expect(first.lines.some((line) => line.event === 'local.status' && done(line))).toBe(true);
     const control = (await dynamo.send(new ScanCommand({ TableName: controlTable, ConsistentRead: true }))).Items ?? [];
     expect(control.map((item) => item.streamId?.S).sort()).toEqual([`${db}-customers`, `${db}-orders`]);
     for (const item of control) expect(item.leaseOwner).toBeUndefined();

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Admin, Kafka } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
+import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
 import { parseRelayEnv } from '../../functions/relay/relay-config';
 import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import { createLogger, type Logger } from '../../shared/logger';
@@ -9,14 +10,18 @@ import { DemoWorkload } from './demo-workload';
 import { LOCAL_CONTROL_TABLE } from './local-defaults';
 import { releaseAbandonedLocalLeases } from './local-lease-owner';
 import { ensureIndices, ensureTable, ensureTopics, pipelineTopics } from './local-resources';
+
 import type { RuntimeSettings } from './local-config';
 import { PipelineStatus } from './pipeline-status';
 import { type RelayHandler, RelayScheduler } from './relay-scheduler';
 import { SinkConsumer, type SinkHandler } from './sink-consumer';
 
+/** The demo starts with this many customers and twice as many orders, copied by the initial snapshot. */
+const DEMO_SEED_CUSTOMERS = 1_000;
+
 export interface RuntimeOptions {
   readonly settings: RuntimeSettings;
-  readonly demo?: { readonly opsPerSecond: number; readonly database: string };
+  readonly demo?: { readonly opsPerSecond: number; readonly database: string; readonly seedCustomers?: number };
   /** A runtime event, and optionally a line for the person at the terminal. */
   readonly log: (line: Record<string, unknown>, text?: string) => void;
   /** Aborts waiting for services during prepare (Ctrl-C during start-up). */
@@ -56,6 +61,7 @@ export class LocalRuntime {
   private readonly logger: Logger;
   private readonly dynamo: DynamoDBClient;
   private readonly store: DynamoCheckpointStore;
+  private readonly snapshots: DynamoSnapshotStore;
   private demoClient: MongoClient | undefined;
   /** Kept connected for the status refresh, which runs every second. */
   private admin: Admin | undefined;
@@ -67,6 +73,7 @@ export class LocalRuntime {
     this.kafka = lazyKafka(parseKafkaEnv(), this.logger);
     this.dynamo = new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT });
     this.store = new DynamoCheckpointStore(this.dynamo, relayEnv.CONTROL_TABLE);
+    this.snapshots = new DynamoSnapshotStore(this.dynamo, relayEnv.CONTROL_TABLE);
     this.status = new PipelineStatus(
       options.settings.CDC_STREAMS.map((stream) => stream.id),
       options.settings.sinks,
@@ -89,7 +96,7 @@ export class LocalRuntime {
         releaseAbandonedLocalLeases(this.dynamo, env.CONTROL_TABLE ?? '', settings.CDC_STREAMS.map((stream) => stream.id)),
       ),
       topics: await this.whenAnswering('kafka', 'KAFKA_BROKERS', async () =>
-        ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter'), this.logger),
+        ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter', [settings.SINK_ON_FAILURE_TOPIC]), this.logger),
       ),
       indices: settings.sinks.includes('opensearch')
         ? await this.whenAnswering('opensearch', 'OPENSEARCH_URL', () =>
@@ -155,22 +162,37 @@ export class LocalRuntime {
       const consumer = new SinkConsumer(
         await this.kafka(),
         groupId,
-        { sink, topics: settings.sinkTopics, batchSize: settings.SINK_BATCH_SIZE, batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000, timeoutMs: 120_000 },
+        {
+          sink,
+          topics: settings.sinkTopics,
+          batchSize: settings.SINK_BATCH_SIZE,
+          batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000,
+          timeoutMs: 120_000,
+          maxRetryAttempts: settings.SINK_MAX_RETRY_ATTEMPTS,
+          onFailureTopic: settings.SINK_ON_FAILURE_TOPIC,
+        },
         handler,
         (report) => {
           this.status.sinkInvoked(report);
           if (report.error) this.options.log({ event: 'local.sink-failed', sink, records: report.records, error: report.error });
         },
+        (event) => {
+          this.status.consumerEvent(event);
+          this.options.log({ event: `local.sink-consumer-${event.kind}`, sink, detail: event.detail });
+        },
       );
       await consumer.start();
       this.consumers.push(consumer);
     }
-    for (const scheduler of this.schedulers) scheduler.start();
     if (this.options.demo) {
       this.demoClient = new MongoClient(process.env.MONGODB_URI ?? '');
       this.demo = new DemoWorkload(this.demoClient, this.options.demo.database, this.options.demo.opsPerSecond);
-      this.demo.start((error) => this.options.log({ event: 'local.demo-failed', error: error.message }));
+      // Existing documents before the relay's first run: they reach the stores through the initial snapshot.
+      const seeded = await this.demo.seed(this.options.demo.seedCustomers ?? DEMO_SEED_CUSTOMERS);
+      if (seeded > 0) this.options.log({ event: 'local.demo-seeded', database: this.options.demo.database, documents: seeded });
     }
+    for (const scheduler of this.schedulers) scheduler.start();
+    this.demo?.start((error) => this.options.log({ event: 'local.demo-failed', error: error.message }));
   }
 
   async refreshStatus(): Promise<void> {
@@ -185,7 +207,7 @@ export class LocalRuntime {
         this.options.settings.sinkTopics.some((wanted) => (typeof wanted === 'string' ? wanted === topic : wanted.test(topic))),
       );
     try {
-      await this.status.refresh(this.store, admin, this.groups, topics);
+      await this.status.refresh(this.store, admin, this.groups, topics, this.snapshots);
     } catch (error) {
       // A broken connection is rebuilt by the next refresh.
       this.admin = undefined;

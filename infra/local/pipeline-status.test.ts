@@ -17,7 +17,46 @@ describe('the status view', () => {
   it('forgets the holder once an invocation relays again', () => {
     const status = new PipelineStatus(['orders'], []);
     status.relayEnded({ streamId: 'orders', startedAt: 0, durationMs: 5, outcome: { status: 'lease-held', holder: 'someone' } });
-    status.relayEnded({ streamId: 'orders', startedAt: 0, durationMs: 5, outcome: { status: 'relayed', events: 1, batches: 1, deadLettered: 0, trimmed: 0, checkpoints: 1 } });
+    status.relayEnded({ streamId: 'orders', startedAt: 0, durationMs: 5, outcome: { status: 'relayed', events: 1, batches: 1, deadLettered: 0, trimmed: 0, checkpoints: 1, snapshotted: 0 } });
     expect(status.render('header')).toMatch(/orders .* waiting for schedule/);
+  });
+});
+
+describe('status view snapshot progress', () => {
+  it('shows a running snapshot with namespace, copied of estimated, rate and ETA, and holds off "drained" until it ends', () => {
+    // Prepare
+    const status = new PipelineStatus(['orders'], []);
+    const now = Date.parse('2026-11-30T00:01:40Z');
+    const view = status.streams.get('orders');
+    if (view) Object.assign(view, { running: true, runningSince: 0, changedAt: 0 });
+
+    // Act
+    status.applySnapshot(
+      'orders',
+      {
+        running: {
+          id: 'snap-1',
+          by: 'initial snapshot',
+          requestedAt: '2026-11-30T00:00:00Z',
+          startedAt: '2026-11-30T00:00:00Z',
+          namespaces: ['shop.orders'],
+          current: 0,
+          cursor: { bracket: 6 },
+          copied: 5_000,
+          estimated: 20_000,
+        },
+        runs: [],
+      },
+      now,
+    );
+    const copying = status.render('header');
+    const drainedWhileCopying = status.drained(1_000, now);
+    status.applySnapshot('orders', { runs: [{ id: 'snap-1', by: 'initial snapshot', requestedAt: '', startedAt: '', finishedAt: '2026-11-30T00:06:40Z', documents: 20_000 }] }, now);
+
+    // Assess
+    expect(copying).toContain('snapshot of orders: shop.orders: 5000 of ~20000 copied, 50/s, ETA 5.0 min');
+    expect(drainedWhileCopying).toBe(false);
+    expect(status.render('header')).toContain('snapshot of orders: done: 20000 documents copied, finished 2026-11-30T00:06:40Z');
+    expect(status.drained(1_000, now)).toBe(true);
   });
 });

@@ -1,8 +1,10 @@
 import type { Admin } from 'kafkajs';
 import type { Checkpoint, DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { parseLocalOwner } from './local-lease-owner';
+import type { SnapshotRecord, SnapshotStore } from '../../functions/relay/snapshot-store';
+import { describeSnapshot, snapshotProgressLine } from '../ops/snapshot-commands';
 import type { RelayInvocationReport } from './relay-scheduler';
-import type { SinkInvocationReport } from './sink-consumer';
+import type { ConsumerEvent, SinkInvocationReport } from './sink-consumer';
 
 export interface StreamView {
   readonly streamId: string;
@@ -19,6 +21,10 @@ export interface StreamView {
   heldBy?: string;
   /** When eventsRelayed last changed, for drain detection. */
   changedAt: number;
+  /** A running snapshot's progress (namespace, copied of estimated, rate, ETA), or the last one's result. */
+  snapshot?: string;
+  /** A snapshot is asked for or copying: the pipeline is not drained until it finished. */
+  snapshotRunning?: boolean;
 }
 
 export interface SinkView {
@@ -29,6 +35,11 @@ export interface SinkView {
   stale: number;
   deadLettered: number;
   failures: number;
+  /** Times KafkaJS gave up on the consumer, and times a new one took its place. */
+  crashes: number;
+  restarts: number;
+  /** Batches given up on after the retry limit, described on the on-failure topic. */
+  onFailure: number;
   lagRecords?: number;
   lastError?: string;
 }
@@ -46,7 +57,7 @@ export class PipelineStatus {
 
   constructor(streamIds: readonly string[], sinks: readonly string[]) {
     for (const streamId of streamIds) this.streams.set(streamId, { streamId, eventsRelayed: 0, invocations: 0, running: false, changedAt: Date.now() });
-    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0 });
+    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0, crashes: 0, restarts: 0, onFailure: 0 });
   }
 
   relayStarted(streamId: string): void {
@@ -79,6 +90,15 @@ export class PipelineStatus {
     view.deadLettered += report.summary?.deadLettered ?? 0;
   }
 
+  consumerEvent(event: ConsumerEvent): void {
+    const view = this.sinks.get(event.sink);
+    if (!view) return;
+    if (event.kind === 'crashed') view.crashes++;
+    else if (event.kind === 'restarted') view.restarts++;
+    else view.onFailure++;
+    if (event.kind !== 'restarted') view.lastError = `${event.kind}: ${event.detail}`;
+  }
+
   applyCheckpoint(streamId: string, checkpoint: Checkpoint | undefined, now: number): void {
     const view = this.streams.get(streamId);
     if (!view || !checkpoint) return;
@@ -93,9 +113,28 @@ export class PipelineStatus {
     else delete view.stalled;
   }
 
-  async refresh(store: DynamoCheckpointStore, admin: Admin, groups: ReadonlyMap<string, string>, topics: () => Promise<string[]>): Promise<void> {
+  applySnapshot(streamId: string, record: SnapshotRecord, now: number): void {
+    const view = this.streams.get(streamId);
+    if (!view) return;
+    const status = describeSnapshot(record, new Date(now));
+    const last = status.runs.at(-1);
+    view.snapshotRunning = Boolean(status.running || status.requested);
+    if (status.running) view.snapshot = snapshotProgressLine(status.running);
+    else if (status.requested) view.snapshot = `${status.requested.id} asked for by ${status.requested.by}`;
+    else if (last) view.snapshot = `done: ${last.documents} documents copied, finished ${last.finishedAt}`;
+    else delete view.snapshot;
+  }
+
+  async refresh(
+    store: DynamoCheckpointStore,
+    admin: Admin,
+    groups: ReadonlyMap<string, string>,
+    topics: () => Promise<string[]>,
+    snapshots?: SnapshotStore,
+  ): Promise<void> {
     const now = Date.now();
     for (const streamId of this.streams.keys()) this.applyCheckpoint(streamId, await store.read(streamId), now);
+    if (snapshots) for (const streamId of this.streams.keys()) this.applySnapshot(streamId, await snapshots.readSnapshots(streamId), now);
     const consumed = await topics();
     for (const [sink, groupId] of groups) {
       const view = this.sinks.get(sink);
@@ -119,7 +158,7 @@ export class PipelineStatus {
    */
   drained(quietMs: number, now = Date.now()): boolean {
     const relaysQuiet = [...this.streams.values()].every(
-      (view) => view.running && (view.runningSince ?? now) <= now - quietMs && view.changedAt <= now - quietMs,
+      (view) => view.running && !view.snapshotRunning && (view.runningSince ?? now) <= now - quietMs && view.changedAt <= now - quietMs,
     );
     return relaysQuiet && [...this.sinks.values()].every((view) => view.lagRecords === 0);
   }
@@ -145,10 +184,11 @@ export class PipelineStatus {
         `${view.streamId.padEnd(17)} ${String(view.eventsRelayed).padStart(7)}   ${seconds(view.lagSeconds).padEnd(9)} ${seconds(view.checkpointAgeSeconds).padEnd(15)} ${String(view.invocations).padStart(11)}  ${state}`,
       );
     }
-    lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures');
+    for (const view of this.streams.values()) if (view.snapshot) lines.push(`snapshot of ${view.streamId}: ${view.snapshot}`);
+    lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures  restarts  on-failure');
     for (const view of this.sinks.values()) {
       lines.push(
-        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
+        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)} ${String(view.restarts).padStart(9)} ${String(view.onFailure).padStart(11)}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
       );
     }
     return lines.join('\n');

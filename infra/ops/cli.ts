@@ -5,6 +5,7 @@ import { targetsLocalPipeline, withLocalDefaults } from '../local/local-defaults
 import { OpsContext } from './ops-context';
 import { explainEnvironment, UsageError } from './ops-errors';
 import { createTopics, renderTopics } from './topic-commands';
+import { requestSnapshot } from './snapshot-commands';
 import { renderStatus, replayStream, resetStream, streamStatus } from './stream-commands';
 
 export const USAGE = `usage: mongo-cdc <command> [options]
@@ -17,6 +18,9 @@ export const USAGE = `usage: mongo-cdc <command> [options]
       A healthy stream needs --force.
   replay --stream S --from <ISO time> [--by WHO] [--no-oplog-check] [--json]
       Moves a stream back so its next run re-relays from that time (MongoDB's oplog must still hold it).
+  snapshot STREAM [--namespace DB.COLL] [--by WHO] [--json]
+      Asks the stream's relay to copy the documents that exist now (all it watches, or one collection), between its
+      live batches, at its next run. Refused while another snapshot is asked for or running; status shows progress.
   dlq list [--topic T] [--limit N] [--json]
       The newest dead letters (default 20 per partition) of the relay's and the sinks' dead-letter topics.
   dlq replay [--topic T] [--dry-run] [--include-malformed] [--from-start] [--json]
@@ -39,6 +43,7 @@ export interface CliOutput {
 
 const OPTIONS = {
   stream: { type: 'string' },
+  namespace: { type: 'string' },
   to: { type: 'string' },
   from: { type: 'string' },
   by: { type: 'string' },
@@ -70,7 +75,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
       output.out(USAGE);
       return command === undefined && !values.help ? 2 : 0;
     }
-    const hasSubcommands = command === 'dlq' || command === 'topics';
+    const hasSubcommands = command === 'dlq' || command === 'topics' || command === 'snapshot';
     if (extra.length > 0 || (subcommand !== undefined && !hasSubcommands)) {
       throw new UsageError(`unexpected argument "${hasSubcommands ? extra[0] : subcommand}"`);
     }
@@ -98,6 +103,14 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, ou
           skipOplogCheck: values['no-oplog-check'],
         });
         print(status, `replay recorded; the stream re-relays from ${values.from} at its next run\n\n${renderStatus([status])}`);
+        return 0;
+      }
+      case 'snapshot': {
+        const streamId = subcommand ?? values.stream;
+        if (!streamId) throw new UsageError('snapshot needs the stream: mongo-cdc snapshot STREAM [--namespace DB.COLL]');
+        const status = await requestSnapshot(context, { streamId, namespace: values.namespace, by: values.by });
+        const asked = status.requested;
+        print(status, `snapshot ${asked?.id ?? ''} asked for by ${asked?.by ?? ''}${asked?.namespace ? ` (${asked.namespace})` : ''}; the relay starts it at its next run`);
         return 0;
       }
       case 'dlq': {

@@ -5,6 +5,7 @@ import { userInfo, hostname } from 'node:os';
 import { z } from 'zod';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { relayEnvShape, type StreamConfig } from '../../functions/relay/relay-config';
+import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
 import { parseEnv } from '../../shared/env-config';
 import { lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
 import type { Logger } from '../../shared/logger';
@@ -61,6 +62,13 @@ export class OpsContext {
       ...(credentials ? { credentials } : {}),
     });
     return new DynamoCheckpointStore(this.dynamo, this.controlTable());
+  }
+
+  /** The snapshot requests and progress in the same control table, through the same client. */
+  snapshots(): DynamoSnapshotStore {
+    this.checkpoints();
+    if (!this.dynamo) throw new Error('the DynamoDB client is built by checkpoints()');
+    return new DynamoSnapshotStore(this.dynamo, this.controlTable());
   }
 
   kafka(): Promise<Kafka> {

@@ -5,6 +5,7 @@ import { classifyMongoError } from '../../shared/mongo-errors';
 import { resumeTokenText } from '../../shared/stream-position';
 import type { OpsContext } from './ops-context';
 import { explainFailure, UsageError } from './ops-errors';
+import { readSnapshotStatus, renderSnapshotRows, type SnapshotStatus } from './snapshot-commands';
 
 export interface StreamStatus {
   readonly streamId: string;
@@ -20,6 +21,8 @@ export interface StreamStatus {
   readonly stopped?: Checkpoint['stopped'];
   readonly gaps: Checkpoint['gaps'];
   readonly replays: Checkpoint['replays'];
+  /** Running, requested and finished snapshots (see snapshot-commands.ts). */
+  readonly snapshot?: SnapshotStatus;
 }
 
 /** The CLI's words for the shared operator rules (functions/relay/operator-requests.ts). */
@@ -107,7 +110,8 @@ export async function streamStatus(context: OpsContext, only: string | undefined
     const checkpoint = await store
       .read(stream.id)
       .catch((error: unknown) => Promise.reject(explainFailure(error, `dynamodb:GetItem on table ${context.controlTable()}`)));
-    statuses.push(describeStream(stream, checkpoint, now));
+    const snapshot = checkpoint ? await readSnapshotStatus(context, stream.id, now) : undefined;
+    statuses.push({ ...describeStream(stream, checkpoint, now), ...(snapshot ? { snapshot } : {}) });
   }
   return statuses;
 }
@@ -207,6 +211,7 @@ export function renderStatus(statuses: readonly StreamStatus[]): string {
     if (status.stopped) row('STOPPED', `${status.stopped.reason} (since ${status.stopped.at})`);
     for (const gap of status.gaps) row('gap', `${gap.from ?? 'start'} -> ${gap.to}, reset by ${gap.by} at ${gap.at}`);
     for (const replay of status.replays) row('replay', `from ${replay.from}, by ${replay.by} at ${replay.at}`);
+    lines.push(...renderSnapshotRows(status.snapshot));
     return lines.join('\n');
   });
   return blocks.join('\n\n');

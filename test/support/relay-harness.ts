@@ -3,7 +3,10 @@ import type { Kafka, Producer } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
+import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
 import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
+import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
+import type { RecordProducer } from '../../functions/relay/record-producer';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
 import { relayDeps } from '../../functions/relay/relay-wiring';
 import { createProducer } from '../../shared/kafka-client';
@@ -28,6 +31,7 @@ export class RelayHarness {
   readonly mongo = new MongoClient(endpoints.mongodbUri());
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
+  readonly snapshots = new DynamoSnapshotStore(this.dynamo, this.table);
   private producer: Producer | undefined;
   /** As in the handler: topics exist and are served before the first record goes to them. */
   readonly topics = new TopicProvisioner(async () => this.kafka, parseTopicEnv({}), new RecordingLogger());
@@ -45,7 +49,15 @@ export class RelayHarness {
   async run(
     stream: StreamConfig,
     budgetMs: number,
-    options: { owner?: string; limits?: Partial<RelayLimits>; logger?: RecordingLogger; metrics?: RecordingMetrics } = {},
+    options: {
+      owner?: string;
+      limits?: Partial<RelayLimits>;
+      logger?: RecordingLogger;
+      metrics?: RecordingMetrics;
+      /** Lets a test step between the snapshot's reads (changes during a chunk, a drop, a crash). */
+      wrapSnapshots?: (deps: SnapshotDeps) => SnapshotDeps;
+      wrapProducer?: (producer: RecordProducer) => RecordProducer;
+    } = {},
   ): Promise<{ outcome: RelayOutcome; logger: RecordingLogger; metrics: RecordingMetrics; elapsedMs: number }> {
     const logger = options.logger ?? new RecordingLogger();
     const metrics = options.metrics ?? new RecordingMetrics();
@@ -57,7 +69,7 @@ export class RelayHarness {
     const started = Date.now();
     const deadline = started + budgetMs;
     try {
-      const deps = relayDeps({
+      const wired = relayDeps({
         store: this.store,
         producer: () => this.connectedProducer(),
         mongo: this.mongo,
@@ -65,8 +77,15 @@ export class RelayHarness {
         maxRequestBytes: limits.maxRecordBytes,
         logger,
         metrics,
+        control: { dynamo: this.dynamo, table: this.table },
       });
-      const outcome = await relayStream({ ...deps, producer: this.topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) }, stream, limits, {
+      const guarded = this.topics.guard(wired.producer, () => metrics.add('TopicMissing', 'Count', 1));
+      const deps = {
+        ...wired,
+        producer: options.wrapProducer ? options.wrapProducer(guarded) : guarded,
+        ...(wired.snapshots && options.wrapSnapshots ? { snapshots: options.wrapSnapshots(wired.snapshots) } : {}),
+      };
+      const outcome = await relayStream(deps, stream, limits, {
         owner: options.owner ?? uniqueName('invocation'),
         remainingMs: () => deadline - Date.now(),
       });

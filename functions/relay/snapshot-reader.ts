@@ -1,0 +1,99 @@
+import { type Document, type Long, type MongoClient, MongoServerError, Timestamp } from 'mongodb';
+import { advance, chunkFilter, type KeyCursor, TYPE_BRACKETS } from './snapshot-plan';
+
+/** The time a chunk's copy is valid from: its version. `fromServer` says whether the server reported it. */
+export interface ReadPoint {
+  readonly seconds: number;
+  readonly increment: number;
+  readonly fromServer: boolean;
+}
+
+export interface Chunk {
+  readonly documents: Document[];
+  /** Where the next chunk of this collection starts. */
+  readonly next: KeyCursor;
+  /** The server rejected the bracket's `$type` alias (the local stand-in lacks the deprecated ones). */
+  readonly bracketUnsupported?: string;
+}
+
+export interface ChunkReader {
+  /** The server's operation time now: read just before the chunk, so everything committed up to it is in the copy. */
+  readPoint(): Promise<ReadPoint>;
+  read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, filter?: Document): Promise<Chunk>;
+  /** Whether the collection holds any document, read at or after T: one indexed probe instead of every bracket. */
+  hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
+}
+
+/** Values keep their BSON types (Int32 stays Int32, Int64 stays Long), exactly as the change stream reads them. */
+const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+
+/** MongoDB's own wording (BadValue) for a `$type` alias the server does not know. */
+const UNKNOWN_TYPE_ALIAS = /Unknown type name alias/;
+
+/**
+ * Majority read at or after T: the copy holds every change committed up to T that the change stream can deliver, and
+ * nothing that could still roll back. Only meaningful where the server keeps cluster time.
+ */
+function readConcernAfter(at: ReadPoint): Document {
+  return at.fromServer ? { readConcern: { level: 'majority', afterClusterTime: new Timestamp({ t: at.seconds, i: at.increment }) } } : {};
+}
+
+export class MongoChunkReader implements ChunkReader {
+  constructor(private readonly client: MongoClient) {}
+
+  async readPoint(): Promise<ReadPoint> {
+    const reply = await this.client.db('admin').command({ ping: 1 });
+    if (reply.operationTime instanceof Timestamp) {
+      return { seconds: reply.operationTime.high, increment: reply.operationTime.low, fromServer: true };
+    }
+    // A server that reports no operation time (the local stand-in, a single node without oplog clock) gets the wall
+    // clock less a margin: a time before the read, so later changes still supersede the copy, never the reverse.
+    return { seconds: Math.floor(Date.now() / 1000) - 2, increment: 0, fromServer: false };
+  }
+
+  async hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean> {
+    const reply = await this.client.db(namespace.db).command(
+      { find: namespace.coll, filter: {}, projection: { _id: 1 }, limit: 1, singleBatch: true, ...readConcernAfter(at) },
+      RAW_VALUES,
+    );
+    return ((reply.cursor?.firstBatch ?? []) as Document[]).length > 0;
+  }
+
+  async read(
+    namespace: { db: string; coll: string },
+    cursor: KeyCursor,
+    limit: number,
+    at: ReadPoint,
+    filter?: Document,
+  ): Promise<Chunk> {
+    const command: Document = {
+      find: namespace.coll,
+      filter: chunkFilter(cursor, filter),
+      sort: { _id: 1 },
+      limit,
+      batchSize: limit,
+    };
+    Object.assign(command, readConcernAfter(at));
+    let reply: Document;
+    try {
+      reply = await this.client.db(namespace.db).command(command, RAW_VALUES);
+    } catch (error) {
+      if (error instanceof MongoServerError && cursor.after === undefined && UNKNOWN_TYPE_ALIAS.test(error.message)) {
+        return { documents: [], next: { bracket: cursor.bracket + 1 }, bracketUnsupported: TYPE_BRACKETS[cursor.bracket]?.name ?? '' };
+      }
+      throw error;
+    }
+    const documents = (reply.cursor?.firstBatch ?? []) as Document[];
+    const cursorId = reply.cursor?.id as Long | number | undefined;
+    const more = cursorId !== undefined && Number(cursorId) !== 0;
+    if (more) {
+      // The server cut the reply at its size limit: release the cursor and continue from the last key next time.
+      await this.client
+        .db(namespace.db)
+        .command({ killCursors: namespace.coll, cursors: [cursorId] })
+        .catch(() => undefined);
+    }
+    const last = documents.at(-1);
+    return { documents, next: advance(cursor, last?._id, documents.length === limit || more) };
+  }
+}

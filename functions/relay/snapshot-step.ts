@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import type { Document } from 'mongodb';
+import { CdcError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
+import type { Metrics } from '../../shared/metrics';
+import type { Lease } from './checkpoint-store';
+import type { OutgoingRecord, RecordProducer } from './record-producer';
+import type { StreamConfig } from './relay-config';
+import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
+import type { Chunk, ChunkReader } from './snapshot-reader';
+import { recordsForCopy } from './snapshot-records';
+import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
+import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
+
+/** What the relay hands the snapshot step, besides the producer and the lease it already holds. */
+export interface SnapshotDeps {
+  readonly store: SnapshotStore;
+  readonly reader: ChunkReader;
+  /** The namespaces a snapshot of the stream copies ("db.coll", sorted), or just `only` after checking its scope. */
+  readonly namespaces: (only?: string) => Promise<string[]>;
+  readonly estimatedCount: (namespace: string) => Promise<number>;
+}
+
+export interface ChunkResult {
+  readonly documents: number;
+  readonly finished: boolean;
+}
+
+/** A snapshot id that sorts by time and reads well in a header: 20261130T001502Z-3fa9c1. */
+export function newSnapshotId(now: Date): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * One stream's snapshot, copied in bounded chunks between the live stream's batches (the idea of Netflix DBLog and
+ * Debezium's incremental snapshots). Each chunk reads the server's operation time T, then up to `chunkDocuments`
+ * documents in `_id` order read at or after T, sends them as insert-shaped records with version T, and saves the
+ * progress only after Kafka acknowledged them, with the same lease fencing as the checkpoint.
+ */
+export class SnapshotStep {
+  private progress: SnapshotProgress | undefined;
+  private readonly documentFilter: Document | undefined;
+  private readonly notApplied: string[];
+
+  constructor(
+    private readonly deps: SnapshotDeps,
+    private readonly producer: RecordProducer,
+    private readonly stream: StreamConfig,
+    private readonly lease: Lease,
+    private readonly leaseExpiry: () => number,
+    private readonly maxRecordBytes: number,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+    private readonly now: () => number,
+  ) {
+    const { filter, notApplied } = snapshotDocumentFilter(stream);
+    this.documentFilter = filter;
+    this.notApplied = notApplied;
+  }
+
+  get active(): boolean {
+    return this.progress !== undefined;
+  }
+
+  /**
+   * Picks up the running snapshot, or starts the requested one, or (for a stream that never ran, with
+   * `snapshot: initial`) starts the initial one. Call before a new stream saves its starting point, so a crash between
+   * the two leaves a stream that still copies what existed.
+   */
+  async begin(brandNew: boolean): Promise<void> {
+    const record = await this.deps.store.readSnapshots(this.stream.id);
+    if (record.running) {
+      this.progress = record.running;
+      this.logger.info({ event: 'relay.snapshot-resumed', ...this.describe(record.running) });
+      return;
+    }
+    let request = record.request;
+    if (!request && brandNew && this.stream.snapshot === 'initial') {
+      request = { id: newSnapshotId(new Date(this.now())), by: 'initial snapshot', at: new Date(this.now()).toISOString() };
+    }
+    if (!request) return;
+    await this.start(request);
+  }
+
+  private async start(request: SnapshotRequest): Promise<void> {
+    const namespaces = await this.deps.namespaces(request.namespace);
+    let estimated = 0;
+    for (const namespace of namespaces) estimated += await this.deps.estimatedCount(namespace);
+    const progress: SnapshotProgress = {
+      id: request.id,
+      by: request.by,
+      requestedAt: request.at,
+      startedAt: new Date(this.now()).toISOString(),
+      ...(request.namespace ? { namespace: request.namespace } : {}),
+      namespaces,
+      current: 0,
+      cursor: START,
+      copied: 0,
+      estimated,
+    };
+    await this.deps.store.startSnapshot(this.lease, progress, this.leaseExpiry());
+    this.progress = progress;
+    this.logger.info({ event: 'relay.snapshot-started', ...this.describe(progress), namespaces: namespaces.length, estimated });
+    if (this.notApplied.length > 0) {
+      // The stream's pipeline shapes change events; a copy is a document. Say once what the copy does not honour.
+      this.logger.warn({ event: 'relay.snapshot-pipeline-not-applied', streamId: this.stream.id, snapshotId: progress.id, stages: this.notApplied });
+    }
+  }
+
+  /**
+   * Copies one chunk (skipping empty type brackets and empty collections on the way, while there is time) and saves
+   * the progress after Kafka acknowledged it. Throws KAFKA_PRODUCE_FAILED (nothing saved) or LEASE_LOST.
+   */
+  async copyChunk(hasTime: () => boolean): Promise<ChunkResult> {
+    let progress = this.progress;
+    if (!progress) return { documents: 0, finished: true };
+    const started = this.now();
+    let documents = 0;
+    let readMs = 0;
+    let produceMs = 0;
+    let bytes = 0;
+    let deadLettered = 0;
+    let trimmed = 0;
+    const namespace = progress.namespaces[progress.current];
+    let readAt = '';
+    do {
+      const current = progress.namespaces[progress.current];
+      if (current === undefined) break;
+      const [db, coll] = splitNamespace(current);
+      const readStarted = this.now();
+      const at = await this.deps.reader.readPoint();
+      // A collection found empty after T needs no bracket walk: whatever is written to it later is after T, in the stream.
+      const empty = progress.cursor.bracket === START.bracket && progress.cursor.after === undefined && !(await this.deps.reader.hasDocuments({ db, coll }, at));
+      const chunk: Chunk = empty
+        ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
+        : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
+      readMs += this.now() - readStarted;
+      readAt = `${at.seconds}.${at.increment}`;
+      if (chunk.bracketUnsupported) {
+        this.logger.warn({ event: 'relay.snapshot-bracket-unsupported', streamId: this.stream.id, namespace: current, bracket: chunk.bracketUnsupported });
+      }
+      const records: OutgoingRecord[] = [];
+      for (const document of chunk.documents) {
+        const encoded = recordsForCopy(document, { db, coll }, at, progress.id, this.stream, this.maxRecordBytes);
+        records.push(...encoded.records);
+        bytes += encoded.bytes;
+        if (encoded.deadLettered) deadLettered++;
+        if (encoded.trimmed) trimmed++;
+      }
+      if (records.length > 0) {
+        const produceStarted = this.now();
+        try {
+          await this.producer.send(records);
+        } catch (error) {
+          this.metrics.add('KafkaProduceErrors', 'Count', 1);
+          this.logger.error({ event: 'relay.snapshot-produce-failed', streamId: this.stream.id, snapshotId: progress.id, namespace: current, documents: chunk.documents.length, error: (error as Error).message });
+          throw new CdcError('KAFKA_PRODUCE_FAILED', `Kafka did not acknowledge a snapshot chunk of ${chunk.documents.length} documents for stream "${this.stream.id}"; its progress was not saved`, { cause: error });
+        }
+        produceMs += this.now() - produceStarted;
+      }
+      documents += chunk.documents.length;
+      const namespaceDone = isFinished(chunk.next);
+      progress = {
+        ...progress,
+        current: namespaceDone ? progress.current + 1 : progress.current,
+        cursor: namespaceDone ? START : chunk.next,
+        copied: progress.copied + chunk.documents.length,
+      };
+    } while (documents === 0 && progress.current < progress.namespaces.length && hasTime());
+
+    const finished = progress.current >= progress.namespaces.length;
+    const checkpointStarted = this.now();
+    if (finished) {
+      await this.deps.store.finishSnapshot(
+        this.lease,
+        {
+          id: progress.id,
+          by: progress.by,
+          requestedAt: progress.requestedAt,
+          startedAt: progress.startedAt,
+          finishedAt: new Date(this.now()).toISOString(),
+          documents: progress.copied,
+          ...(progress.namespace ? { namespace: progress.namespace } : {}),
+        },
+        this.leaseExpiry(),
+      );
+      this.progress = undefined;
+    } else {
+      await this.deps.store.saveSnapshot(this.lease, progress, this.leaseExpiry());
+      this.progress = progress;
+    }
+    const remaining = Math.max(0, progress.estimated - progress.copied);
+    this.logger.info({
+      event: 'relay.snapshot-chunk',
+      ...this.describe(progress),
+      namespace,
+      documents,
+      bytes,
+      readAt,
+      readMs,
+      produceMs,
+      checkpointMs: this.now() - checkpointStarted,
+      chunkMs: this.now() - started,
+      copied: progress.copied,
+      estimated: progress.estimated,
+      deadLettered,
+      trimmed,
+    });
+    this.metrics.add('SnapshotDocuments', 'Count', documents);
+    this.metrics.add('SnapshotRemaining', 'Count', finished ? 0 : remaining);
+    if (deadLettered > 0) this.metrics.add('EventsDeadLettered', 'Count', deadLettered);
+    if (trimmed > 0) this.metrics.add('EventsTrimmed', 'Count', trimmed);
+    this.metrics.flush();
+    if (finished) {
+      this.logger.info({ event: 'relay.snapshot-finished', ...this.describe(progress), copied: progress.copied });
+    }
+    return { documents, finished };
+  }
+
+  private describe(progress: SnapshotProgress) {
+    return { streamId: this.stream.id, snapshotId: progress.id, requestedBy: progress.by };
+  }
+}

@@ -19,8 +19,9 @@ export interface ConnectorArgs {
   topicPrefix: string;
   runId: string;
   /**
-   * The MongoDB stand-in's events lack `ns`, from which the connector names its topic; a pipeline stage adds it there
-   * (server-side, so it costs the connector nothing). Against a real MongoDB nothing is added.
+   * The connector names its topic from the events' `ns`. The stand-in's events once lacked it, so against the stand-in
+   * a pipeline stage sets it (server-side, so it costs the connector nothing); the stand-in now sends `ns` as MongoDB
+   * does, and the stage only writes the same value again. Against a real MongoDB nothing is added.
    */
   addNamespace: boolean;
 }

@@ -46,8 +46,9 @@ export class MongoChunkReader implements ChunkReader {
     if (reply.operationTime instanceof Timestamp) {
       return { seconds: reply.operationTime.high, increment: reply.operationTime.low, fromServer: true };
     }
-    // A server that reports no operation time (the local stand-in, a single node without oplog clock) gets the wall
-    // clock less a margin: a time before the read, so later changes still supersede the copy, never the reverse.
+    // A server that reports no operation time (a standalone node, without a replica set's clock; the local stand-in
+    // reports one) gets the wall clock less a margin: a time before the read, so later changes still supersede the
+    // copy, never the reverse.
     return { seconds: Math.floor(Date.now() / 1000) - 2, increment: 0, fromServer: false };
   }
 

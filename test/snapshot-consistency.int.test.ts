@@ -66,7 +66,7 @@ describe('snapshot under load, with the relay killed twice', () => {
       });
       await items.insertMany(batch, { ordered: false });
     }
-    const stream = harness.stream({ database: db, collection: 'items', topicPrefix: 'mongo-cdc', snapshotChunkDocuments: 500 });
+    const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'items', topicPrefix: 'mongo-cdc', snapshotChunkDocuments: 500 });
 
     // Random inserts, updates, replaces and deletes for as long as the snapshot runs.
     let writing = true;

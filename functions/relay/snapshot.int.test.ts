@@ -89,7 +89,7 @@ describe('snapshots against real services', () => {
     const ids = await mixedIds();
     await items.insertMany(ids.map((id, index) => ({ _id: id, n: index, state: 'original' })));
     // The sinks recognise "mongo-cdc.<db>.<coll>" topics, which name the namespace where the stand-in's events lack ns.
-    const stream = harness.stream({ database: db, collection: 'items', topicPrefix: 'mongo-cdc', snapshotChunkDocuments: 4 });
+    const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'items', topicPrefix: 'mongo-cdc', snapshotChunkDocuments: 4 });
     const touched: string[] = [];
     // Around every chunk: between T and the read, update one document the chunk will hold and delete another; between
     // the read and Kafka, update and delete two of the documents just read. Every one of those changes is after T.
@@ -156,7 +156,7 @@ describe('snapshots against real services', () => {
   it('finishes an empty collection at once and records the run', async () => {
     // Prepare
     const db = uniqueName('snap-empty');
-    const stream = harness.stream({ database: db, collection: 'nothing', topicPrefix: uniqueName('t') });
+    const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'nothing', topicPrefix: uniqueName('t') });
 
     // Act
     const { outcome, logger, metrics } = await harness.run(stream, 2_000);
@@ -195,7 +195,7 @@ describe('snapshots against real services', () => {
     const db = uniqueName('snap-again');
     const items = harness.mongo.db(db).collection<AnyId>('items');
     await items.insertMany(Array.from({ length: 40 }, (_, index) => ({ _id: index })));
-    const stream = harness.stream({ database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10 });
+    const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10 });
     let chunks = 0;
     const stopAfterTwo = (deps: SnapshotDeps): SnapshotDeps => ({
       ...deps,
@@ -235,7 +235,7 @@ describe('snapshots against real services', () => {
     const db = uniqueName('snap-drop');
     const items = harness.mongo.db(db).collection<AnyId>('items');
     await items.insertMany(Array.from({ length: 30 }, (_, index) => ({ _id: index })));
-    const stream = harness.stream({ database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10, onInvalidate: 'continue' });
+    const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'items', topicPrefix: uniqueName('t'), snapshotChunkDocuments: 10, onInvalidate: 'continue' });
     let copiedSome = false;
     let dropped = false;
     const dropAfterFirst = (deps: SnapshotDeps): SnapshotDeps => ({

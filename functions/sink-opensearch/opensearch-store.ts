@@ -203,16 +203,29 @@ export class OpenSearchStore implements ReportingStore {
     for (const change of changes) {
       const name = this.indexFor(change.namespace);
       if (this.knownIndices.has(name)) continue;
-      const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
-      const state = await ensureIndex(this.client, name, body, signal);
-      if (state === 'retry') return false;
-      if (state === 'exists') {
-        // An index made before (or by someone else): add the mappings the sink relies on; a clash is reported, not fatal.
-        const mapped = await this.client.request('PUT', `/${encodeURIComponent(name)}/_mapping`, JSON.stringify(indexBodyWith(undefined).mappings), signal);
-        if (retriableStatus(mapped.status)) return false;
-        if (mapped.status !== 200) this.mappingWarnings.push(`index ${name} keeps its own mapping of mongo_id/mongo_unindexed: HTTP ${mapped.status} ${JSON.stringify(mapped.body).slice(0, 300)}`);
+      try {
+        if (!(await this.ensureOneIndex(name, body, remainingMs))) return false;
+      } catch (error) {
+        if (error instanceof CdcError) throw error;
+        // OpenSearch did not answer at all: like a 5xx, retried while time remains, as `_bulk` is.
+        if (remainingMs() < 3_000) throw new CdcError('STORE_UNAVAILABLE', `OpenSearch did not answer: ${(error as Error).message}`, { cause: error });
+        return false;
       }
       this.knownIndices.add(name);
+    }
+    return true;
+  }
+
+  /** One index: created with the body, or given the sink's mappings when it existed already. False for 429/5xx. */
+  private async ensureOneIndex(name: string, body: string, remainingMs: () => number): Promise<boolean> {
+    const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
+    const state = await ensureIndex(this.client, name, body, signal);
+    if (state === 'retry') return false;
+    if (state === 'exists') {
+      // An index made before (or by someone else): add the mappings the sink relies on; a clash is reported, not fatal.
+      const mapped = await this.client.request('PUT', `/${encodeURIComponent(name)}/_mapping`, JSON.stringify(indexBodyWith(undefined).mappings), signal);
+      if (retriableStatus(mapped.status)) return false;
+      if (mapped.status !== 200) this.mappingWarnings.push(`index ${name} keeps its own mapping of mongo_id/mongo_unindexed: HTTP ${mapped.status} ${JSON.stringify(mapped.body).slice(0, 300)}`);
     }
     return true;
   }

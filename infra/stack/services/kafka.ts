@@ -40,7 +40,7 @@ export function kafkaService(): LocalService {
         progress('kafka: formatting KRaft storage');
         execFileSync(
           'java',
-          ['-cp', jars, 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', configPath, '--ignore-formatted'],
+          ['-cp', jars, 'kafka.tools.StorageTool', 'format', `--cluster-id=${newClusterId()}`, '-c', configPath, '--ignore-formatted'],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
       }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { logsDir, stateDir } from './stack-settings';
 
@@ -85,22 +86,24 @@ export function portAnswers(host: string, port: number, timeoutMs = 1_000): Prom
 export const sleep = (ms: number) => new Promise<void>((resolveSleep) => setTimeout(resolveSleep, ms));
 
 /**
- * Polls a readiness probe until it passes, the process dies, or time runs out. Errors name the service and point at
- * its log, since that is where the reason will be.
+ * Polls a readiness probe until it passes, the process dies, or the allowance runs out. The allowance is asked again
+ * on every poll, so a machine that gets busier while a service starts gives it more time. Errors name the service and
+ * point at its log, since that is where the reason will be.
  */
 export async function waitUntilReady(
   service: string,
   pid: number,
   probe: () => Promise<boolean>,
-  timeoutMs: number,
+  allowanceMs: () => number,
+  startedAt = Date.now(),
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() - startedAt < allowanceMs()) {
     if (!isAlive(pid)) throw new Error(`${service} exited during start-up; see ${logPath(service)}`);
     if (await probe().catch(() => false)) return;
     await sleep(500);
   }
-  throw new Error(`${service} did not answer within ${Math.round(timeoutMs / 1000)} s; see ${logPath(service)}`);
+  const load = (loadavg()[0] ?? 0).toFixed(1);
+  throw new Error(`${service} did not answer within ${Math.round((Date.now() - startedAt) / 1000)} s (load average ${load}); see ${logPath(service)}`);
 }
 
 /** Stops a process group politely, then firmly; returns once nothing of it is left. */

@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 
 /** Root of the project checkout; the stack keeps everything it writes under one ignored folder there. */
@@ -55,4 +56,25 @@ export function standInOplogEntries(): number {
     throw new Error(`STACK_MONGODB_OPLOG_ENTRIES=${JSON.stringify(raw)} is not a positive integer (entries the stand-in's oplog keeps)`);
   }
   return entries;
+}
+
+/** The longest any service may take to answer, however busy the machine: past it the process is taken as wedged. */
+const START_ALLOWANCE_CAP_MS = 15 * 60_000;
+
+/**
+ * How long a service may take to answer after it was spawned. The base is what a quiet 2-core machine needs, with
+ * margin; on a busy machine (CI beside other jobs) a JVM starts slower in proportion to the run queue, so the allowance
+ * grows with the 1-minute load average per core, up to a cap. STACK_START_TIMEOUT_SECONDS sets it outright.
+ */
+export function startAllowanceMs(baseMs: number, load = loadavg()[0] ?? 0, cores = availableParallelism()): number {
+  const raw = process.env.STACK_START_TIMEOUT_SECONDS;
+  if (raw !== undefined && raw !== '') {
+    const seconds = Number(raw);
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new Error(`STACK_START_TIMEOUT_SECONDS=${JSON.stringify(raw)} is not a positive number of seconds`);
+    }
+    return seconds * 1000;
+  }
+  const busyFactor = Math.max(1, load / Math.max(1, cores));
+  return Math.min(START_ALLOWANCE_CAP_MS, Math.round(baseMs * busyFactor));
 }

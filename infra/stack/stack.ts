@@ -15,7 +15,7 @@ import {
   waitUntilReady,
   writeRunRecord,
 } from './process-control';
-import { bindHost } from './stack-settings';
+import { bindHost, startAllowanceMs } from './stack-settings';
 
 export type Progress = (line: string) => void;
 
@@ -79,10 +79,10 @@ async function ensureRunning(service: LocalService, progress: Progress, options:
       progress(`${service.name}: already running (pid ${record.pid})`);
       return;
     }
-    const startedMsAgo = Date.now() - Date.parse(record.startedAt);
-    if (startedMsAgo < service.startTimeoutMs) {
+    const startedAt = Date.parse(record.startedAt);
+    if (Date.now() - startedAt < startAllowanceMs(service.startTimeoutMs)) {
       progress(`${service.name}: pid ${record.pid} is still starting; waiting for it`);
-      await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, service.startTimeoutMs - startedMsAgo);
+      await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, () => startAllowanceMs(service.startTimeoutMs), startedAt);
       return;
     }
     // Running long enough to have answered, yet silent: wedged (for example out of memory). Replace it.
@@ -103,7 +103,7 @@ async function ensureRunning(service: LocalService, progress: Progress, options:
   const { pid, description } = await service.spawn(progress);
   writeRunRecord(service.name, { pid, description, port: service.port.port, startedAt: new Date().toISOString() });
   try {
-    await waitUntilReady(service.name, pid, async () => (await service.probe()).answering, service.startTimeoutMs);
+    await waitUntilReady(service.name, pid, async () => (await service.probe()).answering, () => startAllowanceMs(service.startTimeoutMs));
     await service.afterReady?.();
   } catch (error) {
     await stopProcessGroup(pid, 5_000);

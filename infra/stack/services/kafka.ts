@@ -70,7 +70,7 @@ export async function probeKafka(brokers: string[]): Promise<ProbeResult> {
     clientId: 'mongo-cdc-stack-probe',
     brokers,
     logLevel: logLevel.NOTHING,
-    connectionTimeout: 1_000,
+    connectionTimeout: 3_000,
     retry: { retries: 0 },
   });
   const admin = kafka.admin();

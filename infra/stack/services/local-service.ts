@@ -22,6 +22,7 @@ export interface LocalService {
   /** The variable that points clients at a user's own instance; when set, the stack leaves the service alone. */
   readonly externalVariable: string;
   readonly isExternal: boolean;
+  /** What a quiet machine needs to answer after spawn; scaled up with the load (see startAllowanceMs). */
   readonly startTimeoutMs: number;
   /** Fetches artifacts and prepares folders; may take minutes on a fresh machine. */
   prepare(progress: (line: string) => void): Promise<void>;

@@ -130,7 +130,7 @@ export interface MongoIdentity extends ProbeResult {
 
 /** Tells a real mongod from the stand-in by what the server reports about itself. */
 export async function probeMongodb(uri: string): Promise<MongoIdentity> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 1_500, connectTimeoutMS: 1_500 });
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000 });
   try {
     const admin = client.db('admin');
     const build = await admin.command({ buildInfo: 1 });

@@ -127,7 +127,7 @@ function javaHomeFromPath(): string {
 
 export async function probeOpensearch(url: string): Promise<ProbeResult> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
     if (!response.ok) return { answering: false, detail: `HTTP ${response.status}` };
     const body = (await response.json()) as { version?: { number?: string; distribution?: string } };
     const product = body.version?.distribution === 'opensearch' ? 'OpenSearch' : 'Elasticsearch';

@@ -5,6 +5,7 @@ import { uniqueName } from '../test/support/unique-name';
 import { DEAD_LETTER_HEADERS, KafkaDeadLetterSink } from './dead-letter';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './kafka-record-size';
 import type { RejectedRecord } from './sink-batch';
+import { createServedTopics } from '../test/support/test-topics';
 
 function refused(offset: number, valueBytes: number, keyBytes = 40): RejectedRecord {
   return {
@@ -41,10 +42,7 @@ describe('dead letters against the real broker (message.max.bytes 1048588)', () 
   async function topic(): Promise<string> {
     const name = uniqueName('dlq');
     topics.push(name);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: name, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createServedTopics(kafka, [name]);
     return name;
   }
 

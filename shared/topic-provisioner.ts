@@ -62,9 +62,12 @@ export class TopicProvisioner {
       }
       if (missing.length > 0) {
         const { KAFKA_TOPIC_PARTITIONS: numPartitions, KAFKA_TOPIC_REPLICATION_FACTOR: replicationFactor, KAFKA_TOPIC_MIN_INSYNC_REPLICAS: minInsync } = this.settings;
-        // false when another process created some of them first: that is fine, they exist either way.
+        // false when another process created some of them first: that is fine, they exist either way. Not
+        // waitForLeaders: KafkaJS then reads metadata once and retries only LEADER_NOT_AVAILABLE, so a busy broker that
+        // has not yet propagated the new topic ("This server does not host this topic-partition") failed a creation
+        // that had succeeded; untilServed below waits for the partitions with backoff instead.
         await admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: missing.map((topic) => ({
             topic,
             numPartitions,

@@ -22,6 +22,7 @@ import { comparePositions } from '../../shared/stream-position';
 import { readAllRecords, type ReadRecord } from '../../test/support/local-clients';
 import { RelayHarness } from '../../test/support/relay-harness';
 import { uniqueName } from '../../test/support/unique-name';
+import { createServedTopics } from '../../test/support/test-topics';
 
 const canonical = (value: unknown) => BSON.EJSON.stringify(value, { relaxed: false });
 
@@ -75,24 +76,9 @@ describe('relay: change stream semantics (invalidate, history lost, quiet stream
    * partition each: events without a documentKey (drop, invalidate) have no key to keep them in order with the rest.
    */
   async function createTopics(...topics: string[]): Promise<void> {
-    // A broker restarted by an earlier test may still be electing leaders: retry its retriable refusals for a while.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const admin = harness.kafka.admin();
-      try {
-        await admin.connect();
-        await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
-        const metadata = await admin.fetchTopicMetadata({ topics });
-        if (metadata.topics.every((topic) => topic.partitions.every((partition) => partition.leader >= 0))) return;
-      } catch (error) {
-        if (!(error as Error).name.startsWith('KafkaJS') || Date.now() > deadline) throw error;
-      } finally {
-        await admin.disconnect();
-      }
-      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after 60 s`);
-      await new Promise((done) => setTimeout(done, 500));
-    }
+    await createServedTopics(harness.kafka, topics);
   }
+
   /** The saved resume token's _data, or undefined when the checkpoint holds no token. */
   const savedToken = (checkpoint: Checkpoint | undefined) => (checkpoint?.resume.kind === 'resumeAfter' ? String((checkpoint.resume.token as { _data?: unknown })._data) : undefined);
 

@@ -8,6 +8,7 @@ import type { SinkSummary } from '../../shared/sink-runner';
 import { external } from '../stack/endpoints';
 import { stackDown, stackUp } from '../stack/stack';
 import { type ConsumerEvent, SinkConsumer } from './sink-consumer';
+import { createServedTopics } from '../../test/support/test-topics';
 
 async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -33,10 +34,7 @@ describe('local sink consumer against the real broker', () => {
   async function topicWith(records: number): Promise<string> {
     const topic = uniqueName('consumed');
     topics.push(topic);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createServedTopics(kafka, [topic]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: Array.from({ length: records }, (_, index) => ({ key: `k${index}`, value: `v${index}` })) });

@@ -11,6 +11,7 @@ import { readAllRecords } from '../../test/support/local-clients';
 import { RelayHarness } from '../../test/support/relay-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { runCli } from './cli';
+import { createServedTopics } from '../../test/support/test-topics';
 
 /** Polls a condition (here: the wall clock passing a point), never a fixed sleep. */
 async function waitUntil(condition: () => boolean): Promise<void> {
@@ -230,10 +231,7 @@ describe('ops CLI dead letters against the local Kafka', () => {
   }
 
   beforeAll(async () => {
-    const admin = relay.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: deadLetterTopic, numPartitions: 1 }, { topic: sourceTopic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createServedTopics(relay.kafka, [deadLetterTopic, sourceTopic]);
     const producer = relay.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const encoded = encodeChangeEvent(

@@ -2,6 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../infra/stack/endpoints';
 import { uniqueName } from '../support/unique-name';
+import { createServedTopics } from '../support/test-topics';
 
 describe('Kafka smoke test (real broker)', () => {
   const kafka = new Kafka({ clientId: 'smoke', brokers: endpoints.kafkaBrokers(), logLevel: logLevel.WARN });
@@ -16,7 +17,7 @@ describe('Kafka smoke test (real broker)', () => {
   it('reads back every record an idempotent acks=all producer sent, in per-partition order', async () => {
     // Prepare
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await createServedTopics(kafka, [topic], 3);
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const keys = Array.from({ length: 12 }, (_, index) => `doc-${index}`);

@@ -7,6 +7,7 @@ import { localKafka, readAllRecords, type ReadRecord } from './local-clients';
 import { RecordingLogger } from './recording-logger';
 import { prefixNaming } from '../../shared/topic-naming';
 import { uniqueName } from './unique-name';
+import { createServedTopics } from './test-topics';
 
 /** Runs batches through the sinks' domain function with real stores and a real dead-letter topic. */
 export class SinkHarness {
@@ -17,10 +18,7 @@ export class SinkHarness {
   private producer: Producer | undefined;
 
   async setUp(): Promise<this> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: this.deadLetterTopic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
+    await createServedTopics(this.kafka, [this.deadLetterTopic]);
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     return this;

@@ -2,6 +2,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { execFileSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
@@ -26,7 +27,8 @@ interface PhaseResult {
   maxRssBytes: number;
 }
 
-type Outcome = { name: string; result: PhaseResult } | { name: string; error: string };
+/** `load` is the machine's 1-minute load average when the phase ended: CPU per event is comparable across loads, events/s is not. */
+type Outcome = { name: string; result: PhaseResult; load: number } | { name: string; error: string };
 
 /** The V8 flags serverless.yml gives the relay function, so the relay phase runs as deployed. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4'];
@@ -45,7 +47,8 @@ function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: strin
 async function attempt(name: string, run: () => PhaseResult | Promise<PhaseResult>): Promise<Outcome> {
   console.log(`phase: ${name} ...`);
   try {
-    return { name, result: await run() };
+    const result = await run();
+    return { name, result, load: loadavg()[0] ?? Number.NaN };
   } catch (error) {
     const message = (error as Error).message.split('\n')[0] ?? String(error);
     console.log(`phase failed: ${name}: ${message}`);
@@ -72,15 +75,15 @@ function medianRun(outcomes: Outcome[]): PhaseResult | undefined {
 }
 
 function printTable(outcomes: Outcome[]): void {
-  console.log('\n| phase | events | seconds | events/s | CPU µs/event | peak RSS MiB |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  console.log('\n| phase | events | seconds | events/s | CPU µs/event | peak RSS MiB | load avg |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const outcome of outcomes) {
     if ('error' in outcome) {
-      console.log(`| ${outcome.name} | FAILED: ${outcome.error.replace(/\|/g, '/')} | | | | |`);
+      console.log(`| ${outcome.name} | FAILED: ${outcome.error.replace(/\|/g, '/')} | | | | | |`);
       continue;
     }
     const result = outcome.result;
     console.log(
-      `| ${outcome.name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${cpuPerEvent(result).toFixed(0)} | ${mib(result.maxRssBytes)} |`,
+      `| ${outcome.name} | ${result.events} | ${(result.ms / 1000).toFixed(1)} | ${rate(result).toFixed(0)} | ${cpuPerEvent(result).toFixed(0)} | ${mib(result.maxRssBytes)} | ${outcome.load.toFixed(1)} |`,
     );
   }
 }
@@ -168,7 +171,7 @@ async function relayBenchmark(): Promise<boolean> {
     console.log(
       `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} of ${latency.written} events, written at ${(latency.written / latency.seconds).toFixed(0)}/s): ` +
         `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000; p99 to a consumer ${latency.consumedP99Ms} ms); ` +
-        `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB`,
+        `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB; load average ${loadavg()[0]?.toFixed(1)}`,
     );
   }
 

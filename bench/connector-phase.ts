@@ -10,6 +10,13 @@ import { jarsIn, resolveArtifacts } from '../infra/stack/artifacts';
 import { endpoints } from '../infra/stack/endpoints';
 import { stateDir } from '../infra/stack/stack-settings';
 
+/**
+ * How long the connector may go without a new record. Before its first one the JVM starts, scans its plugins and
+ * starts the task: on a busy machine that alone took 100 s, so the first record gets longer than the later ones.
+ */
+const START_MS = 300_000;
+const STALL_MS = 120_000;
+
 export interface ConnectorArgs {
   db: string;
   collection: string;
@@ -166,8 +173,9 @@ export async function runConnector(args: ConnectorArgs, progress: (line: string)
         return { events: count, ms: at - first.at, cpuMicros: processCpuMicros(pid) - first.cpu, maxRssBytes: peakRssBytes(pid) };
       }
       if (count > last.count) last = { count, at };
-      else if (at - last.at > 120_000) {
-        throw new Error(`the connector stopped at ${count} of ${args.events} records for 120 s; see ${resolve(home, 'connect.log')}`);
+      else if (at - last.at > (first ? STALL_MS : START_MS)) {
+        const what = first ? `stopped at ${count} of ${args.events} records` : 'sent no record';
+        throw new Error(`the connector ${what} for ${Math.round((at - last.at) / 1000)} s; see ${resolve(home, 'connect.log')}`);
       }
       await new Promise((done) => setTimeout(done, 100));
     }

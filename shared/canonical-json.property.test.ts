@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Binary, BSON, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { parseCanonical, stringifyCanonical } from './canonical-json';
+import { parseCanonical, stringifyCanonical, stringifyCanonicalWithMember } from './canonical-json';
 
 /**
  * The canonical Extended JSON codec against the library it replaces, over generated documents: every BSON type the
@@ -51,6 +51,15 @@ describe('canonical EJSON codec: parity with bson over generated documents', () 
     fc.assert(
       fc.property(documents(true), (doc) => {
         expect(stringifyCanonical(doc)).toBe(bsonText(doc));
+      }),
+      RUNS,
+    );
+  }, 120_000);
+
+  it('appends a member exactly as stringifying the spread { ...document, [name]: member } does', () => {
+    fc.assert(
+      fc.property(documents(true), key, documents(false), (doc, name, member) => {
+        expect(stringifyCanonicalWithMember(doc, name, member)).toBe(bsonText({ ...doc, [name]: member }));
       }),
       RUNS,
     );

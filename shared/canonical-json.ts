@@ -139,6 +139,11 @@ function writeObject(value: object): string {
         return BSON.EJSON.stringify(value, CANONICAL);
     }
   }
+  return `${writeFields(value)}}`;
+}
+
+/** A plain object's opening brace and fields, without the closing brace. */
+function writeFields(value: object): string {
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) throw new NotFastPath();
   let text = '{';
@@ -147,7 +152,7 @@ function writeObject(value: object): string {
     text += `${first ? '' : ','}${JSON.stringify(key)}:${writeValue((value as Record<string, unknown>)[key])}`;
     first = false;
   }
-  return `${text}}`;
+  return text;
 }
 
 /** What BSON.EJSON.stringify(value, { relaxed: false }) writes, byte for byte. */
@@ -157,6 +162,22 @@ export function stringifyCanonical(value: unknown): string {
   } catch (error) {
     // Maps, regular expressions, functions, class instances, cycles: bson decides (and names the problem).
     if (error instanceof NotFastPath || error instanceof RangeError) return BSON.EJSON.stringify(value, CANONICAL);
+    throw error;
+  }
+}
+
+/**
+ * stringifyCanonical({ ...document, [name]: member }), byte for byte, without copying the document: the relay appends
+ * its `_cdc` metadata to every change event this way.
+ */
+export function stringifyCanonicalWithMember(document: Record<string, unknown>, name: string, member: unknown): string {
+  // A document that already has the field keeps it in its place, as the spread would: leave that to the general path.
+  if (Object.hasOwn(document, name)) return stringifyCanonical({ ...document, [name]: member });
+  try {
+    const fields = writeFields(document);
+    return `${fields}${fields.length > 1 ? ',' : ''}${JSON.stringify(name)}:${writeValue(member)}}`;
+  } catch (error) {
+    if (error instanceof NotFastPath || error instanceof RangeError) return BSON.EJSON.stringify({ ...document, [name]: member }, CANONICAL);
     throw error;
   }
 }

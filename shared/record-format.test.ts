@@ -200,24 +200,33 @@ describe('encodeChangeEvent', () => {
     // Assess
     expect(record.key.toString('utf8')).toBe(`{"_id":{"$oid":"${OBJECT_ID}"}}`);
     const value = JSON.parse(record.value.toString('utf8')) as Record<string, unknown>;
-    expect(value._cdc).toEqual({ v: { $numberInt: '1' }, ordinal: { $numberInt: '2' } });
+    expect(value._cdc).toEqual({ v: { $numberInt: '2' }, ordinal: { $numberInt: '2' } });
     expect(value.operationType).toBe('insert');
     expect(value.clusterTime).toEqual({ $timestamp: { t: 1_800_000_000, i: 5 } });
     expect(value.fullDocument).toEqual({ _id: { $oid: OBJECT_ID }, n: { $numberInt: '1' } });
   });
 
-  it('writes the headers', () => {
+  it('writes one header, the format version (format 2 dropped the four that repeated the value)', () => {
     // Act
     const { headers } = encodeChangeEvent(insertEvent({ _id: 1 }), { ordinal: 3 });
+    const snapshot = encodeChangeEvent(insertEvent({ _id: 1 }), { ordinal: 3, snapshot: 'snap-7' });
 
     // Assess
-    expect(headers).toEqual({
-      'cdc-format': String(FORMAT_VERSION),
-      'cdc-op': 'insert',
-      'cdc-ns': 'shop.orders',
-      'cdc-cluster-time': '1800000000.5',
-      'cdc-version': '6b49d200-00000005-00000003',
-    });
+    expect(FORMAT_VERSION).toBe(2);
+    expect(headers).toEqual({ 'cdc-format': '2' });
+    expect(snapshot.headers).toEqual({ 'cdc-format': '2', 'cdc-snapshot': 'snap-7' });
+  });
+
+  it('writes the value byte for byte as the event with _cdc appended', () => {
+    // Prepare
+    const event = insertEvent({ _id: new ObjectId(OBJECT_ID), price: Decimal128.fromString('9.99'), at: new Date(0) });
+
+    // Act
+    const record = encodeChangeEvent(event, { ordinal: 4, trimmed: true });
+
+    // Assess
+    const expected = BSON.EJSON.stringify({ ...event, _cdc: { v: 2, ordinal: 4, trimmed: true } }, { relaxed: false });
+    expect(record.value.toString('utf8')).toBe(expected);
   });
 
   it('gives equal document keys byte-identical record keys', () => {
@@ -260,7 +269,7 @@ describe('encodeChangeEvent', () => {
       'shop.orders',
     ],
     ['invalidate', { operationType: 'invalidate' }, '{}', undefined],
-  ])('keys a %s event by its namespace', (_what, fields, key, nsHeader) => {
+  ])('keys a %s event by its namespace', (_what, fields, key, ns) => {
     // Prepare
     const event = asEvent({ _id: { _data: '82' }, clusterTime: CLUSTER_TIME, ...fields });
 
@@ -270,7 +279,7 @@ describe('encodeChangeEvent', () => {
 
     // Assess
     expect(record.key.toString()).toBe(key);
-    expect(record.headers['cdc-ns']).toBe(nsHeader);
+    expect(decoded.namespace && [decoded.namespace.db, decoded.namespace.coll].filter(Boolean).join('.')).toBe(ns);
     expect(decoded.documentKeyJson).toBe(key);
     expect(canonical(decoded.event)).toBe(canonical(event));
   });
@@ -284,8 +293,7 @@ describe('encodeChangeEvent', () => {
     const decoded = decodeEvent(record);
 
     // Assess
-    expect(record.headers).not.toHaveProperty('cdc-ns');
-    expect(record.headers['cdc-op']).toBe('update');
+    expect(record.headers).toEqual({ 'cdc-format': String(FORMAT_VERSION) });
     expect(decoded.namespace).toBeUndefined();
     expect(decoded.version).toEqual({ seconds: 1_800_000_000, increment: 5, ordinal: 1 });
   });
@@ -296,7 +304,7 @@ describe('encodeChangeEvent', () => {
 
     // Assess
     expect((JSON.parse(record.value.toString()) as { _cdc: unknown })._cdc).toEqual({
-      v: { $numberInt: '1' },
+      v: { $numberInt: '2' },
       ordinal: { $numberInt: '0' },
       trimmed: true,
     });
@@ -352,6 +360,26 @@ describe('tombstoneFor', () => {
   });
 });
 
+describe('decodeRecord reads format 1', () => {
+  it('decodes a record an older relay wrote (same key and value, _cdc.v 1, five headers) as the same event', () => {
+    // Prepare: format 1's value differs from format 2's only in _cdc.v; its headers repeated the value
+    const event = insertEvent({ _id: new ObjectId(OBJECT_ID), n: new Int32(1) });
+    const current = encodeChangeEvent(event, { ordinal: 3 });
+    const formatOne = {
+      key: current.key,
+      value: Buffer.from(BSON.EJSON.stringify({ ...event, _cdc: { v: 1, ordinal: 3 } }, { relaxed: false })),
+      headers: { 'cdc-format': '1', 'cdc-op': 'insert', 'cdc-ns': 'shop.orders', 'cdc-cluster-time': '1800000000.5', 'cdc-version': '6b49d200-00000005-00000003' },
+    };
+
+    // Act
+    const decoded = decodeEvent(formatOne);
+
+    // Assess
+    expect(decoded).toEqual(decodeEvent(current));
+    expect(decoded.version).toEqual({ seconds: 1_800_000_000, increment: 5, ordinal: 3 });
+  });
+});
+
 describe('decodeRecord rejects malformed records', () => {
   const key = Buffer.from(canonical({ _id: 1 }));
   const valid = JSON.parse(encodeChangeEvent(insertEvent({ _id: 1 }), { ordinal: 0 }).value.toString()) as Record<string, unknown>;
@@ -366,7 +394,7 @@ describe('decodeRecord rejects malformed records', () => {
     ['a value that is not a document', { key, value: Buffer.from('[]') }, /value is not an Extended JSON document/],
     ['no _cdc', { key, value: withValue({ _cdc: undefined }) }, /value has no _cdc metadata/],
     ['a _cdc that is not a document', { key, value: withValue({ _cdc: 'v1' }) }, /_cdc is not a document/],
-    ['a future format', { key, value: withValue({ _cdc: { v: 2, ordinal: 0 } }) }, /_cdc.v is .*understands 1/],
+    ['a future format', { key, value: withValue({ _cdc: { v: 3, ordinal: 0 } }) }, /_cdc.v is .*understands 1 and 2/],
     ['a negative ordinal', { key, value: withValue({ _cdc: { v: 1, ordinal: -1 } }) }, /_cdc.ordinal is .*-1.*not an integer from 0/],
     ['a fractional ordinal', { key, value: withValue({ _cdc: { v: 1, ordinal: 1.5 } }) }, /_cdc.ordinal is .*1.5/],
     ['an ordinal past 32 bits', { key, value: withValue({ _cdc: { v: 1, ordinal: 2 ** 32 } }) }, /_cdc.ordinal is .*4294967296/],

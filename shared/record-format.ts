@@ -1,26 +1,33 @@
 import type { ChangeStreamDocument, Timestamp } from 'mongodb';
-import { parseCanonical, stringifyCanonical } from './canonical-json';
+import { parseCanonical, stringifyCanonical, stringifyCanonicalWithMember } from './canonical-json';
 import { CdcError } from './errors';
-import { type StreamPosition, positionAt, positionKey } from './stream-position';
+import { type StreamPosition, positionAt } from './stream-position';
 
 type Fields = Record<string, unknown>;
 
 /**
  * The Kafka record format (DESIGN.md, "Contracts"). Bumped only with a migration note: consumers check `_cdc.v` before
- * trusting anything else in a record.
+ * trusting anything else in a record. Version 2 changed only the headers (version 1 also carried the operation type,
+ * namespace, cluster time and version key, all of which the value holds); the key and value are the same, so a reader
+ * of this module takes both.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** Every format version `decodeRecord` reads: records of older relays may still sit in Kafka. */
+export const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2];
 
-/** Header names. Headers only repeat what the value holds, for routing and tooling that do not parse values. */
+/**
+ * Header names. Headers only repeat what the value holds, for tooling that routes without parsing values. Each header
+ * costs KafkaJS about as much CPU per record as a fifth of the record itself, so a record carries only the format
+ * version (what a reader must know before it parses the value) and, on snapshot copies, the snapshot id.
+ */
 export const HEADERS = {
   format: 'cdc-format',
-  operation: 'cdc-op',
-  namespace: 'cdc-ns',
-  clusterTime: 'cdc-cluster-time',
-  version: 'cdc-version',
   /** On snapshot records only: the id of the snapshot run that copied the document. */
   snapshot: 'cdc-snapshot',
 } as const;
+
+/** One frozen object shared by every change record: nothing to build or copy per record. */
+const CHANGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ [HEADERS.format]: String(FORMAT_VERSION) });
 
 type OperationType = ChangeStreamDocument['operationType'];
 
@@ -63,13 +70,13 @@ export interface RecordMeta {
 export interface EncodedRecord {
   readonly key: Buffer;
   readonly value: Buffer;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface TombstoneRecord {
   readonly key: Buffer;
   readonly value: null;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface DecodedChangeEvent {
@@ -132,30 +139,26 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
   const namespace = namespaceOf(fields.ns);
   const known = namespace === 'invalid' ? undefined : namespace;
   const keySource = fields.documentKey ?? (known ? { ns: known } : {});
+  // The version a sink will compare: refused here when the ordinal cannot be one, rather than in every sink.
+  positionAt(fields.clusterTime, meta.ordinal);
   const cdc = {
     v: FORMAT_VERSION,
     ordinal: meta.ordinal,
     ...(meta.trimmed ? { trimmed: true } : {}),
     ...(meta.snapshot !== undefined ? { snapshot: meta.snapshot } : {}),
   };
-  const headers: Record<string, string> = {
-    [HEADERS.format]: String(FORMAT_VERSION),
-    [HEADERS.operation]: String(fields.operationType),
-    [HEADERS.clusterTime]: `${fields.clusterTime.t}.${fields.clusterTime.i}`,
-    [HEADERS.version]: positionKey(positionAt(fields.clusterTime, meta.ordinal)),
-  };
-  if (known) headers[HEADERS.namespace] = known.coll === undefined ? known.db : `${known.db}.${known.coll}`;
-  if (meta.snapshot !== undefined) headers[HEADERS.snapshot] = meta.snapshot;
+  const headers = meta.snapshot === undefined ? CHANGE_HEADERS : { ...CHANGE_HEADERS, [HEADERS.snapshot]: meta.snapshot };
   return {
     key: Buffer.from(canonical(keySource), 'utf8'),
-    value: Buffer.from(canonical({ ...fields, _cdc: cdc }), 'utf8'),
+    // The event written as it is with `_cdc` appended: the same text as { ...event, _cdc } without copying the event.
+    value: Buffer.from(stringifyCanonicalWithMember(fields, '_cdc', cdc), 'utf8'),
     headers,
   };
 }
 
 /** The record that lets a compacted topic forget a deleted document: the same key, no value. */
 export function tombstoneFor(key: Buffer): TombstoneRecord {
-  return { key, value: null, headers: { [HEADERS.format]: String(FORMAT_VERSION) } };
+  return { key, value: null, headers: CHANGE_HEADERS };
 }
 
 function parseExtendedJson(bytes: Buffer, part: 'key' | 'value'): unknown {
@@ -200,7 +203,10 @@ export function decodeRecord(input: {
   const { _cdc: cdc, ...event } = value;
   if (cdc === undefined) return malformed('value has no _cdc metadata');
   if (!isDocument(cdc)) return malformed('_cdc is not a document');
-  if (integerOf(cdc.v) !== FORMAT_VERSION) return malformed(`_cdc.v is ${canonical(cdc.v)}; this reader understands ${FORMAT_VERSION}`);
+  const formatVersion = integerOf(cdc.v);
+  if (formatVersion === undefined || !READABLE_FORMAT_VERSIONS.includes(formatVersion)) {
+    return malformed(`_cdc.v is ${canonical(cdc.v)}; this reader understands ${READABLE_FORMAT_VERSIONS.join(' and ')}`);
+  }
   const ordinal = integerOf(cdc.ordinal);
   if (ordinal === undefined || ordinal < 0 || ordinal > MAX_ORDINAL) {
     return malformed(`_cdc.ordinal is ${canonical(cdc.ordinal)}, not an integer from 0 to ${MAX_ORDINAL}`);

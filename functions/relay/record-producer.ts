@@ -1,5 +1,5 @@
 import { chunkBySize, kafkaRecordSize } from '../../shared/kafka-record-size';
-import type { Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 
 export interface OutgoingRecord {
   readonly topic: string;
@@ -35,10 +35,11 @@ export class KafkaRecordProducer implements RecordProducer {
     if (records.length === 0) return;
     const producer = await this.producer();
     for (const chunk of chunkBySize(records, this.maxRequestBytes)) {
-      const byTopic = new Map<string, Array<{ key: Buffer; value: Buffer | null; headers: Record<string, string> }>>();
+      const byTopic = new Map<string, Message[]>();
       for (const record of chunk) {
         const messages = byTopic.get(record.topic) ?? [];
-        messages.push({ key: record.key, value: record.value, headers: { ...record.headers } });
+        // KafkaJS only reads headers, so records share their (frozen) header objects instead of a copy per record.
+        messages.push({ key: record.key, value: record.value, headers: record.headers });
         byTopic.set(record.topic, messages);
       }
       await producer.sendBatch({

@@ -2,6 +2,8 @@ import { type ChangeStreamDocument, type MongoClient, MongoServerError, type Res
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
+import { type DecodedChangeEvent, decodeRecord, FORMAT_VERSION } from '../../shared/record-format';
+import { positionKey } from '../../shared/stream-position';
 import { RecordingLogger } from '../../test/support/recording-logger';
 import type { ChangeSource } from './change-source';
 import type { Checkpoint, CheckpointStore, CheckpointUpdate, Lease } from './checkpoint-store';
@@ -153,7 +155,7 @@ describe('relayStream decisions', () => {
 
     await relayStream(built, stream, limits, budget(10));
 
-    expect(sent.map((record) => record.headers['cdc-version'])).toEqual([
+    expect(sent.map((record) => positionKey((decodeRecord(record) as DecodedChangeEvent).version))).toEqual([
       '6b49d200-0000004d-00000000',
       '6b49d200-0000004d-00000001',
       '6b49d200-0000004d-00000002',
@@ -171,7 +173,7 @@ describe('relayStream decisions', () => {
     await relayStream(built, { ...stream, tombstones: true }, limits, budget(5));
 
     expect(sent).toHaveLength(2);
-    expect(sent[1]).toMatchObject({ topic: 'mongo-cdc.shop.orders', value: null, headers: { 'cdc-format': '1' } });
+    expect(sent[1]).toMatchObject({ topic: 'mongo-cdc.shop.orders', value: null, headers: { 'cdc-format': String(FORMAT_VERSION) } });
     expect(sent[1]?.key).toEqual(sent[0]?.key);
   });
 

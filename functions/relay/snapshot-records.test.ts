@@ -1,7 +1,7 @@
 import { Int32, Long, ObjectId } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { comparePositions, positionAt } from '../../shared/stream-position';
-import { decodeRecord, HEADERS } from '../../shared/record-format';
+import { decodeRecord, FORMAT_VERSION, HEADERS } from '../../shared/record-format';
 import { streamSchema } from './relay-config';
 import { recordsForCopy, SNAPSHOT_ORDINAL } from './snapshot-records';
 import { Timestamp } from 'mongodb';
@@ -23,7 +23,7 @@ describe('snapshot records', () => {
     const record = records[0]!;
     expect(record.topic).toBe('mongo-cdc.shop.orders');
     expect(record.headers[HEADERS.snapshot]).toBe('snap-1');
-    expect(record.headers[HEADERS.operation]).toBe('insert');
+    expect(record.headers).toEqual({ [HEADERS.format]: String(FORMAT_VERSION), [HEADERS.snapshot]: 'snap-1' });
     const decoded = decodeRecord({ key: record.key, value: record.value });
     if (decoded.tombstone) throw new Error('not a tombstone');
     expect(decoded.snapshot).toBe('snap-1');

@@ -259,6 +259,10 @@ async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutco
     if (share) await copySnapshotTurn(run, share, batch.events === 0);
     liveStarted = run.now();
   }
+  if (share) {
+    const { liveMs, snapshotMs } = share.used;
+    run.deps.logger.info({ event: 'relay.snapshot-share', ...run.log, liveMs, snapshotMs, snapshotFraction: Number(share.snapshotFraction.toFixed(3)) });
+  }
   return undefined;
 }
 

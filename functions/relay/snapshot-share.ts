@@ -53,6 +53,11 @@ export class SnapshotShare {
     return this.snapshotMs < this.settings.share * (this.liveMs + this.snapshotMs);
   }
 
+  /** What each side used so far, for the invocation's log line. */
+  get used(): { liveMs: number; snapshotMs: number } {
+    return { liveMs: this.liveMs, snapshotMs: this.snapshotMs };
+  }
+
   /** The snapshot's part of the time both sides used so far (0 before any). */
   get snapshotFraction(): number {
     const total = this.liveMs + this.snapshotMs;

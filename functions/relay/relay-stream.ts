@@ -144,6 +144,7 @@ export async function relayStream(
     deps.metrics.flush();
     await run.source?.close().catch(() => undefined);
     await reads.abandon();
+    await run.snapshot?.abandon();
     await deps.store.release(lease).catch((error: unknown) => {
       deps.logger.warn({ event: 'relay.release-failed', ...run.log, error: (error as Error).message });
     });

@@ -2,7 +2,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
@@ -226,6 +226,9 @@ async function snapshotBenchmark(): Promise<boolean> {
     console.log(`phase: ${name} ...`);
     return runPhase(name, { db, collection: 'orders', documents: total, topic, table, streamId: uniqueName('bench-snap'), ...extra }, nodeFlags, 'snapshot-phases.ts') as SnapshotPhaseResult;
   };
+  // The machine may be shared: the load average beside the numbers says how much the ratios can be trusted.
+  const loadAverage = () => loadavg().map((load) => load.toFixed(2)).join(' ');
+  const loadBefore = loadAverage();
   const find = await phase('find', 'unused');
   const produce = await phase('produce', topics.produce);
   const snapshot = await phase('snapshot', topics.snapshot, {}, RELAY_NODE_FLAGS);
@@ -249,6 +252,7 @@ async function snapshotBenchmark(): Promise<boolean> {
       `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 2000)`,
   );
   console.log(`snapshot peak RSS = ${mib(snapshot.maxRssBytes)} MiB  (target < 256)`);
+  console.log(`load average (1, 5, 15 min) before the phases: ${loadBefore}; after: ${loadAverage()} (${cpus().length} CPUs)`);
 
   await mongo.db(db).dropDatabase();
   await mongo.close();

@@ -41,6 +41,10 @@ export const streamSchema = z
     snapshot: z.enum(['initial', 'never']).default('initial'),
     /** Documents per snapshot chunk: one chunk runs between two live batches, so this bounds the live stream's wait. */
     snapshotChunkDocuments: z.number().int().positive().max(100_000).default(1000),
+    /** The part of an invocation's time a running snapshot is owed while the live stream is busy (see snapshot-share.ts). */
+    snapshotShare: z.number().gt(0).lt(1).default(0.5),
+    /** The longest a snapshot's turn between two live batches may last (one chunk always runs, even a slower one). */
+    snapshotMaxPauseMs: z.number().int().nonnegative().max(60_000).default(500),
   })
   .strict()
   .refine((stream) => !(stream.collection && !stream.database), {

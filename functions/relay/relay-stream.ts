@@ -9,6 +9,7 @@ import type { Checkpoint, CheckpointStore, Lease } from './checkpoint-store';
 import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
+import { SnapshotShare } from './snapshot-share';
 import { type SnapshotDeps, SnapshotStep } from './snapshot-step';
 
 export interface RelayDeps {
@@ -143,6 +144,7 @@ export async function relayStream(
     deps.metrics.flush();
     await run.source?.close().catch(() => undefined);
     await reads.abandon();
+    await run.snapshot?.abandon();
     await deps.store.release(lease).catch((error: unknown) => {
       deps.logger.warn({ event: 'relay.release-failed', ...run.log, error: (error as Error).message });
     });
@@ -238,6 +240,8 @@ class ReadAhead {
  * through `produceThenSave` so its records are acknowledged before its progress is saved.
  */
 async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutcome | undefined> {
+  const share = run.snapshot ? new SnapshotShare({ share: run.stream.snapshotShare, maxPauseMs: run.stream.snapshotMaxPauseMs }) : undefined;
+  let liveStarted = run.now();
   reads.start();
   for (let batch = await reads.take(); batch; batch = await reads.take()) {
     if (batch.events === 0) {
@@ -251,7 +255,14 @@ async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutco
       }
     }
     reads.start();
-    await copySnapshotChunk(run);
+    const liveEnded = run.now();
+    share?.liveTook(liveEnded - liveStarted);
+    if (share) await copySnapshotTurn(run, share, batch.events === 0);
+    liveStarted = run.now();
+  }
+  if (share) {
+    const { liveMs, snapshotMs } = share.used;
+    run.deps.logger.info({ event: 'relay.snapshot-share', ...run.log, liveMs, snapshotMs, snapshotFraction: Number(share.snapshotFraction.toFixed(3)) });
   }
   return undefined;
 }
@@ -268,10 +279,19 @@ async function beginSnapshot(run: RelayRun, checkpoint: Checkpoint | undefined):
   if (step.active) run.snapshot = step;
 }
 
-/** One snapshot chunk between two live batches, while the next live batch is already being read. */
-async function copySnapshotChunk(run: RelayRun): Promise<void> {
-  if (!run.snapshot?.active || !run.hasTime()) return;
-  run.totals.snapshotted += (await run.snapshot.copyChunk(run.hasTime)).documents;
+/**
+ * The snapshot's turn between two live batches, while the next live batch is already being read: at least one chunk,
+ * more while the snapshot is owed its share of the invocation or the live stream is quiet, never past the pause bound.
+ */
+async function copySnapshotTurn(run: RelayRun, share: SnapshotShare, liveQuiet: boolean): Promise<void> {
+  const turnStarted = run.now();
+  let chunks = 0;
+  while (run.snapshot?.active && run.hasTime() && share.copyAnother({ chunks, ms: run.now() - turnStarted, liveQuiet })) {
+    const chunkStarted = run.now();
+    run.totals.snapshotted += (await run.snapshot.copyChunk(run.hasTime)).documents;
+    share.snapshotTook(run.now() - chunkStarted);
+    chunks++;
+  }
 }
 
 /**

@@ -45,14 +45,20 @@ class MemorySnapshots implements SnapshotStore {
 
 /** A collection of numbered documents, read as the plan asks: number bracket only, in chunks. */
 class MemoryReader implements ChunkReader {
+  /** The cursors read, in order (a chunk read ahead included). */
+  readonly reads: KeyCursor[] = [];
   constructor(private readonly documents: Document[]) {}
+  /** Read points taken: each chunk, a chunk read ahead included, takes its own first. */
+  points = 0;
   async readPoint(): Promise<ReadPoint> {
+    this.points++;
     return { seconds: 1_800_000_000, increment: 1, fromServer: true };
   }
   async hasDocuments(): Promise<boolean> {
     return this.documents.length > 0;
   }
   async read(_ns: { db: string; coll: string }, cursor: KeyCursor, limit: number): Promise<Chunk> {
+    this.reads.push(cursor);
     if (cursor.bracket !== 2) return { documents: [], next: { bracket: cursor.bracket + 1 } };
     const after = cursor.after === undefined ? -Infinity : Number(JSON.parse(cursor.after).$numberInt);
     const documents = this.documents.filter((document) => (document._id as number) > after).slice(0, limit);
@@ -89,7 +95,7 @@ function build(documents: number, options: { stream?: typeof stream } = {}) {
     metrics,
     () => Date.parse('2026-11-30T00:00:00Z'),
   );
-  return { store, producer, logger, metrics, step };
+  return { store, producer, logger, metrics, step, reader };
 }
 
 describe('snapshot step decisions', () => {
@@ -174,6 +180,49 @@ describe('snapshot step decisions', () => {
     // Assess
     expect(producer.sent).toHaveLength(5);
     expect(store.record.runs).toEqual([expect.objectContaining({ id: 'snap-1', by: 'alice', documents: 25 })]);
+  });
+
+  it('reads the next chunk while this one is produced, and sends that chunk next without reading it again', async () => {
+    // Prepare: a producer that notes which cursors had been read when each chunk was sent.
+    const { producer, step, reader, store } = build(25);
+    const readWhenSent: number[] = [];
+    const send = producer.send.bind(producer);
+    producer.send = async (records) => {
+      readWhenSent.push(reader.points);
+      await send(records);
+    };
+    await step.begin(true);
+
+    // Act
+    while (step.active) await step.copyChunk(() => true);
+
+    // Assess: when each chunk went to Kafka the next one's read had begun (the first after the two empty brackets before
+    // numbers: 3 reads + 1 ahead); no cursor was read twice.
+    expect(readWhenSent).toEqual([4, 5, 6]);
+    const keys = reader.reads.map((cursor) => JSON.stringify(cursor));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(producer.sent.map((record) => record.key.toString())).toEqual(Array.from({ length: 25 }, (_, index) => `{"_id":{"$numberInt":"${index}"}}`));
+    expect(store.record.runs).toEqual([expect.objectContaining({ documents: 25 })]);
+  });
+
+  it('reads nothing ahead once the time is up, and leaves nothing in flight when abandoned', async () => {
+    // Prepare
+    const { step, reader, producer } = build(25);
+    await step.begin(true);
+    await step.copyChunk(() => true);
+    expect(reader.reads).toHaveLength(4);
+
+    // Act: the next chunk is the one read ahead; with no time left nothing more is read.
+    await step.copyChunk(() => false);
+    const afterNoTime = reader.reads.length;
+    await step.copyChunk(() => true);
+    await step.abandon();
+
+    // Assess
+    expect(afterNoTime).toBe(4);
+    // The last call took the chunk read ahead (the short one after 19) and began reading the next bracket.
+    expect(reader.reads).toHaveLength(6);
+    expect(producer.sent).toHaveLength(25);
   });
 
   it('names snapshots by time, sortable and unique', () => {

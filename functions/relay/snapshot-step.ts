@@ -7,7 +7,7 @@ import type { Lease } from './checkpoint-store';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
 import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
-import type { Chunk, ChunkReader } from './snapshot-reader';
+import type { Chunk, ChunkReader, ReadPoint } from './snapshot-reader';
 import { recordsForCopy } from './snapshot-records';
 import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
 import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
@@ -26,6 +26,9 @@ export interface ChunkResult {
   readonly finished: boolean;
 }
 
+/** Which chunk a read ahead is for: the snapshot, the collection and the cursor in it. */
+const aheadKey = (progress: SnapshotProgress) => JSON.stringify([progress.id, progress.current, progress.cursor.bracket, progress.cursor.after ?? null]);
+
 /** A snapshot id that sorts by time and reads well in a header: 20261130T001502Z-3fa9c1. */
 export function newSnapshotId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
@@ -39,6 +42,8 @@ export function newSnapshotId(now: Date): string {
  */
 export class SnapshotStep {
   private progress: SnapshotProgress | undefined;
+  /** The next chunk of the current collection, read while this one is produced (see `readAhead`). */
+  private ahead: { key: string; reading: Promise<{ at: ReadPoint; chunk: Chunk }> } | undefined;
   private readonly documentFilter: Document | undefined;
   private readonly notApplied: string[];
 
@@ -128,13 +133,10 @@ export class SnapshotStep {
       if (current === undefined) break;
       const [db, coll] = splitNamespace(current);
       const readStarted = this.now();
-      const at = await this.deps.reader.readPoint();
-      // A collection found empty after T needs no bracket walk: whatever is written to it later is after T, in the stream.
-      const empty = progress.cursor.bracket === START.bracket && progress.cursor.after === undefined && !(await this.deps.reader.hasDocuments({ db, coll }, at));
-      const chunk: Chunk = empty
-        ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
-        : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
+      const { at, chunk } = await this.readChunk(progress, db, coll);
       readMs += this.now() - readStarted;
+      // Read the next chunk of this collection while this one goes to Kafka: reading and producing overlap.
+      if (!isFinished(chunk.next) && chunk.documents.length > 0 && hasTime()) this.readAhead({ ...progress, cursor: chunk.next }, db, coll);
       readAt = `${at.seconds}.${at.increment}`;
       if (chunk.bracketUnsupported) {
         this.logger.warn({ event: 'relay.snapshot-bracket-unsupported', streamId: this.stream.id, namespace: current, bracket: chunk.bracketUnsupported });
@@ -215,6 +217,41 @@ export class SnapshotStep {
       this.logger.info({ event: 'relay.snapshot-finished', ...this.describe(progress), copied: progress.copied });
     }
     return { documents, finished };
+  }
+
+  /**
+   * The chunk at the progress's cursor: the one read ahead when it is for that very cursor, else read now. Each chunk
+   * reads its own T just before its own documents, so a chunk read ahead and produced later (after live batches
+   * relayed newer changes) is still correct: those changes are after its T and supersede it in the sinks.
+   */
+  private async readChunk(progress: SnapshotProgress, db: string, coll: string): Promise<{ at: ReadPoint; chunk: Chunk }> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead?.key === aheadKey(progress)) return ahead.reading;
+    const at = await this.deps.reader.readPoint();
+    // A collection found empty after T needs no bracket walk: whatever is written to it later is after T, in the stream.
+    const empty = progress.cursor.bracket === START.bracket && progress.cursor.after === undefined && !(await this.deps.reader.hasDocuments({ db, coll }, at));
+    const chunk: Chunk = empty
+      ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
+      : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
+    return { at, chunk };
+  }
+
+  private readAhead(next: SnapshotProgress, db: string, coll: string): void {
+    const reading = (async () => {
+      const at = await this.deps.reader.readPoint();
+      return { at, chunk: await this.deps.reader.read({ db, coll }, next.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter) };
+    })();
+    // Settled when the next chunk takes it, or abandoned at the end of the invocation; never an unhandled rejection.
+    reading.catch(() => undefined);
+    this.ahead = { key: aheadKey(next), reading };
+  }
+
+  /** Waits for a chunk read ahead that no chunk will take (the invocation ends), so no read outlives it. */
+  async abandon(): Promise<void> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    await ahead?.reading.catch(() => undefined);
   }
 
   private describe(progress: SnapshotProgress) {

@@ -153,6 +153,63 @@ describe('snapshots against real services', () => {
     }
   });
 
+  it('copies a chunk after every live batch while a backlog fills every batch, and keeps each pause within its bound', async () => {
+    // Prepare: a stream that starts before 2,000 inserts and 4,000 updates, so every live batch of its first run is full
+    // (the sustained load that used to leave a copy nothing), and that copies the same 2,000 documents.
+    const db = uniqueName('snap-share');
+    const items = harness.mongo.db(db).collection<AnyId>('items');
+    const startAt = new Date(Date.now() - 5_000).toISOString();
+    await items.insertMany(Array.from({ length: 2_000 }, (_, index) => ({ _id: index, n: 0, body: 'x'.repeat(100) })));
+    for (let round = 1; round <= 2; round++) await items.updateMany({}, { $set: { n: round } });
+    const maxEvents = 100;
+    const maxPauseMs = 400;
+    const stream = harness.stream({
+      snapshot: 'initial',
+      startAt,
+      database: db,
+      collection: 'items',
+      topicPrefix: uniqueName('t'),
+      snapshotChunkDocuments: 100,
+      snapshotShare: 0.5,
+      snapshotMaxPauseMs: maxPauseMs,
+      batch: { maxEvents, maxWaitMs: 1_000 },
+    });
+
+    // Act
+    const { outcome, logger } = await harness.run(stream, 8_000);
+
+    // Assess: walk the log in order. A turn is the chunks between two live batches; no writes run during the
+    // invocation, so two batches with a relay.batch line each had events (the backlog), and every turn but the last
+    // had time left (a later batch was read after it).
+    expect(outcome).toMatchObject({ status: 'relayed' });
+    if (outcome.status !== 'relayed') return;
+    expect(outcome.events, 'the live stream moved').toBeGreaterThan(maxEvents);
+    expect(outcome.snapshotted, 'the snapshot moved in the same invocation').toBeGreaterThan(0);
+    const turns: number[][] = [];
+    let turn: number[] | undefined;
+    for (const line of logger.events) {
+      if (line.event === 'relay.batch') {
+        if (turn) turns.push(turn);
+        turn = [];
+      } else if (line.event === 'relay.snapshot-chunk') {
+        turn?.push(Number(line.chunkMs));
+      } else if (line.event === 'relay.snapshot-finished') {
+        if (turn) turns.push(turn);
+        break;
+      }
+    }
+    if (logger.named('relay.snapshot-finished').length === 0) turns.pop();
+    expect(turns.length, 'live batches followed one another while the snapshot ran').toBeGreaterThan(0);
+    for (const chunks of turns) {
+      expect(chunks.length, 'a chunk after every live batch').toBeGreaterThanOrEqual(1);
+      // A further chunk starts only while the turn is shorter than the bound: all but the last fit inside it.
+      expect(chunks.slice(0, -1).reduce((sum, ms) => sum + ms, 0)).toBeLessThan(maxPauseMs);
+    }
+    const [share] = logger.named('relay.snapshot-share');
+    expect(share).toMatchObject({ liveMs: expect.any(Number), snapshotMs: expect.any(Number) });
+    console.info(`share under a live backlog: ${JSON.stringify(share)}, ${turns.length} turns, chunks per turn ${turns.map((chunks) => chunks.length).join(',')}`);
+  });
+
   it('finishes an empty collection at once and records the run', async () => {
     // Prepare
     const db = uniqueName('snap-empty');

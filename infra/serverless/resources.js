@@ -301,7 +301,7 @@ function relayAlarms(config, relay) {
     [`${relay.logicalName}StalledAlarm`]: alarm(
       config,
       `${prefix}-stalled`,
-      `Stream ${relay.id} is stalled: its resume point has left the oplog. Nothing is relayed until an operator resets it.`,
+      `Stream ${relay.id} is stalled: its resume point has left the oplog. Nothing is relayed until an operator resets it; then re-snapshot it (npx mongo-cdc snapshot ${relay.id}) so the stores get every document again.`,
       metric('StreamStalled'),
       anyInFiveMinutes('Stream stalled'),
     ),
@@ -386,6 +386,11 @@ function dashboard(config) {
       [ns, 'LeaseLost', ...dims],
       ['AWS/Lambda', 'Errors', 'FunctionName', relay.functionName],
       ['AWS/Lambda', 'Throttles', 'FunctionName', relay.functionName],
+    ]);
+    // A running snapshot: documents copied per minute, and the estimate of what is left (0 once it finished).
+    add(`Relay ${relay.id}: snapshot copied / remaining`, [
+      [ns, 'SnapshotDocuments', ...dims],
+      [ns, 'SnapshotRemaining', ...dims, { stat: 'Minimum', yAxis: 'right' }],
     ]);
   }
   for (const sink of ['dynamodb', 'opensearch']) {

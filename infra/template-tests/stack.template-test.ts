@@ -142,11 +142,18 @@ describe.each(['mskIam', 'selfManagedScram', 'createdInfrastructure'] as const)(
     const [[, dashboard] = ['', undefined]] = ofType(template, 'AWS::CloudWatch::Dashboard');
     const body = subText(dashboard?.Properties?.DashboardBody).replace(/\$\{AWS::Region\}/g, 'us-east-1').replace(/\$\{[A-Za-z]+\.[A-Za-z]+\}/g, 'resolved');
     expect(body).not.toContain('${');
-    const parsed = JSON.parse(body) as { widgets: Array<{ properties: { metrics: string[][] } }> };
+    // A metric is [namespace, name, dimension, value, ..., {rendering options}?].
+    const parsed = JSON.parse(body) as { widgets: Array<{ properties: { title: string; metrics: Array<Array<string | object>> } }> };
     const emitted = emittedMetrics(template);
     expect(parsed.widgets.length).toBeGreaterThan(3);
+    const relayIds = ofType(template, 'AWS::Lambda::Function').flatMap(([id]) => [String(environment(template, id).CDC_STREAM_ID ?? '')]).filter(Boolean);
+    expect(relayIds.length).toBeGreaterThan(0);
+    for (const streamId of relayIds) {
+      const snapshotWidget = parsed.widgets.find((widget) => widget.properties.title === `Relay ${streamId}: snapshot copied / remaining`);
+      expect(snapshotWidget?.properties.metrics.map((metric) => metric[1]), `snapshot widget of ${streamId}`).toEqual(['SnapshotDocuments', 'SnapshotRemaining']);
+    }
     for (const metric of parsed.widgets.flatMap((widget) => widget.properties.metrics)) {
-      const [namespace, name, ...pairs] = metric as [string, string, ...string[]];
+      const [namespace, name, ...pairs] = metric.filter((part): part is string => typeof part === 'string') as [string, string, ...string[]];
       if (namespace.startsWith('AWS/')) continue;
       const dimensions = Object.fromEntries(pairs.flatMap((value, index) => (index % 2 === 0 ? [[value, pairs[index + 1]]] : [])));
       expect(
@@ -198,7 +205,8 @@ function emittedMetrics(template: CfnTemplate): Array<{ namespace: string; names
     [...readFileSync(join(root, file), 'utf8').matchAll(/metrics\.add\(([^;]*?), '(?:Count|Bytes|Seconds|Milliseconds)'/g)].flatMap((match) =>
       [...(match[1] ?? '').matchAll(/'([A-Za-z]+)'/g)].map((name) => name[1] ?? ''),
     );
-  const relayNames = namesIn('functions/relay/relay-stream.ts');
+  // Every relay module that adds metrics: the relay loop, the snapshot step, and the handler's missing-topic guard.
+  const relayNames = ['functions/relay/relay-stream.ts', 'functions/relay/snapshot-step.ts', 'functions/relay/handler.ts'].flatMap(namesIn);
   const sinkNames = namesIn('shared/sink-runner.ts');
   const result: Array<{ namespace: string; names: string[]; dimensions: Record<string, string> }> = [];
   for (const [id, fn] of ofType(template, 'AWS::Lambda::Function')) {

@@ -65,8 +65,19 @@ export class SinkConsumer {
     private readonly onEvent: (event: ConsumerEvent) => void = () => undefined,
   ) {}
 
+  /**
+   * Joins the group. A broker that does not answer does not fail the start: the consumer goes on trying, as it does
+   * after a crash, so `npm start` restarted during a broker outage carries on once the broker is back.
+   */
   async start(): Promise<void> {
-    await this.launch();
+    try {
+      await this.launch();
+    } catch (error) {
+      // A programming error is not an outage: it must surface.
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `start failed, retrying: ${(error as Error).message}` });
+      this.restart();
+    }
   }
 
   private async launch(): Promise<void> {

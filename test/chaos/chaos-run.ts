@@ -41,6 +41,8 @@ export interface ChaosReport {
   readonly operations: { attempted: number; failed: number; byKind: Record<string, number> };
   readonly faults: Array<{ fault: Fault; atSecond: number; detail: string }>;
   readonly drained: boolean;
+  /** `npm start` ending by itself while the workload and faults ran (it must wait for services that are down). */
+  readonly pipelineExits: string[];
   readonly kafka: { records: number; duplicates: number; orderViolations: string[] };
   readonly deadLetters: DeadLetterReport[];
   readonly onFailure: string[];
@@ -57,6 +59,8 @@ interface Pipeline {
   readonly exited: Promise<number | null>;
   /** The newest status line the runtime printed. */
   status?: { streams: Array<{ eventsRelayed: number }> };
+  /** Set before the harness stops it; any other exit is the pipeline giving up by itself. */
+  stoppedByHarness?: boolean;
 }
 
 function startPipeline(env: NodeJS.ProcessEnv, args: string[], logFile: string): Pipeline {
@@ -127,7 +131,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const exists = COLLECTIONS.map(() => new Set<number>());
   const operations = { attempted: 0, failed: 0, byKind: {} as Record<string, number> };
   const faults: ChaosReport['faults'] = [];
-  let pipeline = startPipeline(env, [], logFile);
+  const pipelineExits: string[] = [];
+  const watched = (started: Pipeline): Pipeline => {
+    void started.exited.then((code) => {
+      if (!started.stoppedByHarness) pipelineExits.push(`npm start exited by itself with status ${code} (see ${logFile})`);
+    });
+    return started;
+  };
+  let pipeline = watched(startPipeline(env, [], logFile));
   // A stream starts at "now": the workload waits until every stream relays, proven by a marker document per collection.
   const primedBy = Date.now() + 180_000;
   for (let marker = 0; !(pipeline.status?.streams.every((stream) => stream.eventsRelayed > 0) ?? false); marker++) {
@@ -147,10 +158,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const injectFault = async (fault: Fault): Promise<string> => {
     switch (fault) {
       case 'pipeline-kill': {
+        pipeline.stoppedByHarness = true;
         killGroup(pipeline.child, 'SIGKILL');
         await pipeline.exited;
         await sleep(2_000);
-        pipeline = startPipeline(env, [], logFile);
+        pipeline = watched(startPipeline(env, [], logFile));
         return 'npm start SIGKILLed with its whole process group, then started again';
       }
       case 'broker-restart':
@@ -223,6 +235,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   options.log(`workload done at ${second()} s: ${JSON.stringify(operations)}`);
 
   // Drain: a clean stop, then bounded runs that exit 0 once everything reached the stores.
+  pipeline.stoppedByHarness = true;
   killGroup(pipeline.child, 'SIGINT');
   await pipeline.exited;
   let drained = false;
@@ -287,6 +300,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const relayExplained = new Set(deadLetters.filter((letter) => letter.explained && letter.topic === deadLetterTopic).map((letter) => letter.key));
   const unexplained: string[] = [];
   if (!drained) unexplained.push('the pipeline did not drain (stall)');
+  unexplained.push(...pipelineExits);
   for (const letter of deadLetters) if (!letter.explained) unexplained.push(`dead letter ${letter.code}: ${letter.reason.slice(0, 200)}`);
   for (const record of onFailure) unexplained.push(`batch given up on: ${record.slice(0, 200)}`);
   for (const violation of orderViolations) unexplained.push(`order violation ${violation}`);
@@ -307,7 +321,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fetch(`${endpoints.opensearch()}/${indexTemplate.replace('{db}-{coll}', '*')}`, { method: 'DELETE' }).catch(() => undefined);
   }
   dynamo.destroy();
-  return { seed: options.seed, operations, faults, drained, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
+  return { seed: options.seed, operations, faults, drained, pipelineExits, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
 }
 
 /** The report as a person reads it. */
@@ -316,6 +330,7 @@ export function describeReport(report: ChaosReport): string {
   lines.push(`operations: ${JSON.stringify(report.operations)}`);
   for (const fault of report.faults) lines.push(`fault at ${fault.atSecond} s: ${fault.fault}: ${fault.detail}`);
   lines.push(`drained: ${report.drained}`);
+  for (const exit of report.pipelineExits) lines.push(`PIPELINE EXIT: ${exit}`);
   lines.push(`kafka: ${report.kafka.records} records, ${report.kafka.duplicates} duplicates (absorbed by versioned writes), ${report.kafka.orderViolations.length} per-key order violations`);
   for (const comparison of report.collections) {
     const count = (differences: { missing: string[]; extra: string[]; differing: string[] } | undefined) =>

@@ -53,6 +53,12 @@ export class SinkConsumer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private stopping = false;
+  // Declared before `stopped`, whose executor replaces it (fields initialise in order).
+  private resolveStopped: () => void = () => undefined;
+  /** Resolved by stop(), so a restart waiting out its backoff ends at once instead of after up to RESTART_CAP_MS. */
+  private readonly stopped = new Promise<void>((resolve) => {
+    this.resolveStopped = resolve;
+  });
   private restarting: Promise<void> | undefined;
   private generation = 0;
 
@@ -130,7 +136,7 @@ export class SinkConsumer {
       this.generation++;
       await old?.disconnect().catch(() => undefined);
       for (let attempt = 0; !this.stopping; attempt++) {
-        await sleep(Math.min(RESTART_CAP_MS, 1_000 * 2 ** attempt));
+        await Promise.race([sleep(Math.min(RESTART_CAP_MS, 1_000 * 2 ** attempt)), this.stopped]);
         if (this.stopping) break;
         try {
           await this.launch();
@@ -222,6 +228,7 @@ export class SinkConsumer {
   /** Lets the invocation in flight finish (its batch is committed only if it succeeded), then leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.resolveStopped();
     await this.restarting;
     await this.consumer?.disconnect();
     await this.producer?.disconnect().catch(() => undefined);

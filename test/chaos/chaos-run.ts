@@ -38,6 +38,8 @@ export interface DeadLetterReport {
 
 export interface ChaosReport {
   readonly seed: number;
+  /** Wall-clock seconds of the whole run: priming, workload and faults, drain, reading Kafka, comparing the stores. */
+  readonly durationSeconds: number;
   readonly operations: { attempted: number; failed: number; byKind: Record<string, number> };
   readonly faults: Array<{ fault: Fault; atSecond: number; detail: string }>;
   readonly drained: boolean;
@@ -97,6 +99,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = new SeededRandom(options.seed);
+  const runStarted = Date.now();
   const tag = `chaos_${options.seed}_${Date.now().toString(36)}`;
   const db = tag;
   const deadLetterTopic = `${tag}.relay-dead-letter`;
@@ -321,7 +324,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fetch(`${endpoints.opensearch()}/${indexTemplate.replace('{db}-{coll}', '*')}`, { method: 'DELETE' }).catch(() => undefined);
   }
   dynamo.destroy();
-  return { seed: options.seed, operations, faults, drained, pipelineExits, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
+  return { seed: options.seed, durationSeconds: Math.round((Date.now() - runStarted) / 1000), operations, faults, drained, pipelineExits, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
+}
+
+/** A dead letter's reason without its numbers and keys, so letters of one kind count together. */
+function deadLetterKind(reason: string): string {
+  if (/exceeds the \d+-byte record limit/.test(reason)) return 'event over Kafka\'s record limit';
+  if (/DynamoDB refused the item .*size has exceeded/i.test(reason)) return 'item over DynamoDB\'s 400 KB';
+  return reason.slice(0, 120);
 }
 
 /** The report as a person reads it. */
@@ -337,9 +347,15 @@ export function describeReport(report: ChaosReport): string {
       differences ? `missing ${differences.missing.length}, extra ${differences.extra.length}, differing ${differences.differing.length}` : 'not compared';
     lines.push(`${comparison.coll}: ${comparison.documents} documents in MongoDB; DynamoDB ${count(comparison.dynamodb)}; OpenSearch ${count(comparison.opensearch)}`);
   }
-  lines.push(`dead letters: ${report.deadLetters.length}`);
+  const byReason = new Map<string, number>();
+  for (const letter of report.deadLetters) {
+    const what = `${letter.explained ? '' : 'UNEXPLAINED '}${letter.code}: ${deadLetterKind(letter.reason)}`;
+    byReason.set(what, (byReason.get(what) ?? 0) + 1);
+  }
+  lines.push(`dead letters: ${report.deadLetters.length}${[...byReason].map(([what, count]) => `; ${count} ${what}`).join('')}`);
   for (const letter of report.deadLetters) lines.push(`  ${letter.explained ? 'documented limit' : 'UNEXPLAINED'} ${letter.code}: ${letter.reason.slice(0, 240)}`);
   lines.push(`batches given up on (on-failure topic): ${report.onFailure.length}`);
+  lines.push(`duration: ${report.durationSeconds} s`);
   lines.push(report.unexplained.length === 0 ? 'result: no loss beyond documented store limits' : `result: ${report.unexplained.length} unexplained:`);
   for (const line of report.unexplained.slice(0, 50)) lines.push(`  ${line}`);
   return lines.join('\n');

@@ -17,6 +17,7 @@ export const ALL_FAULTS: readonly Fault[] = ['pipeline-kill', 'broker-restart', 
 
 export interface ChaosOptions {
   readonly seed: number;
+  /** With opsPerSecond, the number of operations (seconds × rate); on a busy machine they take longer, never fewer. */
   readonly workloadSeconds: number;
   readonly opsPerSecond: number;
   readonly idsPerCollection: number;
@@ -154,9 +155,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const second = () => Math.round((Date.now() - started) / 1000);
   options.log('every stream relays: workload and faults start');
-  // Faults at seeded moments spread over the workload, each once.
+  // The workload is a number of operations and each fault comes at a seeded operation, so how busy the machine is changes
+  // how long a run takes, never what it does. Faults are spread over the workload, each once.
+  const totalOperations = Math.round(options.workloadSeconds * options.opsPerSecond);
+  let operationsDone = 0;
   const order = [...options.faults].sort(() => random.next() - 0.5);
-  const slots = order.map((fault, index) => ({ fault, atMs: ((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * options.workloadSeconds * 1000 }));
+  const slots = order.map((fault, index) => ({ fault, atOperation: Math.floor(((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * totalOperations) }));
 
   const injectFault = async (fault: Fault): Promise<string> => {
     switch (fault) {
@@ -193,16 +197,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // The workload and the faults run side by side.
   const faultRun = (async () => {
     for (const slot of slots) {
-      const wait = slot.atMs - (Date.now() - started);
-      if (wait > 0) await sleep(wait);
+      while (operationsDone < slot.atOperation) await sleep(100);
       const at = second();
-      options.log(`fault at ${at} s: ${slot.fault}`);
+      options.log(`fault at ${at} s (operation ${operationsDone}): ${slot.fault}`);
       const detail = await injectFault(slot.fault).catch((error: Error) => `failed to inject: ${error.message}`);
       faults.push({ fault: slot.fault, atSecond: at, detail });
     }
   })();
   const intervalMs = 1000 / options.opsPerSecond;
-  for (let step = 0; Date.now() - started < options.workloadSeconds * 1000; step++) {
+  for (let step = 0; step < totalOperations; step++, operationsDone++) {
     const which = random.int(COLLECTIONS.length);
     const collection = mongo.db(db).collection(COLLECTIONS[which] as string);
     const slot = random.int(options.idsPerCollection);

@@ -194,10 +194,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   };
 
-  // The workload and the faults run side by side.
+  // The workload and the faults run side by side, one fault at a time.
+  let faultsStarted = 0;
   const faultRun = (async () => {
     for (const slot of slots) {
       while (operationsDone < slot.atOperation) await sleep(100);
+      faultsStarted++;
       const at = second();
       options.log(`fault at ${at} s (operation ${operationsDone}): ${slot.fault}`);
       const detail = await injectFault(slot.fault).catch((error: Error) => `failed to inject: ${error.message}`);
@@ -205,7 +207,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   })();
   const intervalMs = 1000 / options.opsPerSecond;
+  let nextDue = Date.now();
   for (let step = 0; step < totalOperations; step++, operationsDone++) {
+    // A fault still waiting for the one before it (an OpenSearch start can take minutes on a busy machine) holds the
+    // workload at its operation, so every fault lands among the writes rather than after the last one.
+    while (slots.slice(faultsStarted).some((slot) => slot.atOperation <= step)) await sleep(100);
     const which = random.int(COLLECTIONS.length);
     const collection = mongo.db(db).collection(COLLECTIONS[which] as string);
     const slot = random.int(options.idsPerCollection);
@@ -234,8 +240,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       operations.failed++;
       if (operations.failed <= 5) options.log(`workload ${kind} failed: ${(error as Error).message.slice(0, 200)}`);
     }
-    const due = started + (step + 1) * intervalMs;
-    if (due > Date.now()) await sleep(due - Date.now());
+    // Paced from the previous operation, so a held workload resumes at the rate instead of in a burst.
+    nextDue = Math.max(nextDue + intervalMs, Date.now());
+    if (nextDue > Date.now()) await sleep(nextDue - Date.now());
   }
   await faultRun;
   options.log(`workload done at ${second()} s: ${JSON.stringify(operations)}`);

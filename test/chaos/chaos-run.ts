@@ -160,9 +160,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const totalOperations = Math.round(options.workloadSeconds * options.opsPerSecond);
   let operationsDone = 0;
   const order = [...options.faults].sort(() => random.next() - 0.5);
-  const slots = order.map((fault, index) => ({ fault, atOperation: Math.floor(((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * totalOperations) }));
+  // Everything a fault chooses is drawn here, before the workload: a draw while it runs would shift the workload's own
+  // sequence by how far it had got, and a replay of the seed would write other documents.
+  const slots = order.map((fault, index) => ({
+    fault,
+    atOperation: Math.floor(((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * totalOperations),
+    collection: random.pick(COLLECTIONS),
+  }));
 
-  const injectFault = async (fault: Fault): Promise<string> => {
+  const injectFault = async ({ fault, collection }: (typeof slots)[number]): Promise<string> => {
     switch (fault) {
       case 'pipeline-kill': {
         pipeline.stoppedByHarness = true;
@@ -183,7 +189,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await stackUp(() => undefined, ['opensearch']);
         return `OpenSearch stopped for ${options.outageSeconds} s, then started`;
       case 'index-write-block': {
-        const index = indexName(indexTemplate, { db, coll: random.pick(COLLECTIONS) });
+        const index = indexName(indexTemplate, { db, coll: collection });
         const block = (on: boolean) =>
           fetch(`${endpoints.opensearch()}/${index}/_settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'index.blocks.write': on }) });
         await block(true);
@@ -202,7 +208,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faultsStarted++;
       const at = second();
       options.log(`fault at ${at} s (operation ${operationsDone}): ${slot.fault}`);
-      const detail = await injectFault(slot.fault).catch((error: Error) => `failed to inject: ${error.message}`);
+      const detail = await injectFault(slot).catch((error: Error) => `failed to inject: ${error.message}`);
       faults.push({ fault: slot.fault, atSecond: at, detail });
     }
   })();

@@ -33,6 +33,8 @@ export interface DeadLetterReport {
   readonly key: string;
   readonly code: string;
   readonly reason: string;
+  /** The reason without its numbers and keys, so letters of one kind count together. */
+  readonly kind: string;
   /** A documented store limit: an event over Kafka's record limit, or an item over DynamoDB's 400 KB. */
   readonly explained: boolean;
 }
@@ -299,7 +301,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const reason = letter.headers[DEAD_LETTER_HEADERS.reason] ?? '';
       const explained = code === 'RECORD_TOO_LARGE' && (/record limit/.test(reason) || /DynamoDB refused the item .*size has exceeded/i.test(reason));
       // The whole key: a dead letter explains a difference only for exactly its document (long `_id`s run past 2 KB).
-      deadLetters.push({ topic, key: letter.key?.toString('utf8') ?? '', code, reason: reason.slice(0, 600), explained });
+      deadLetters.push({ topic, key: letter.key?.toString('utf8') ?? '', code, reason: reason.slice(0, 600), kind: deadLetterKind(reason), explained });
     }
   }
   const onFailure = existing.has(onFailureTopic) ? (await readAllRecords(kafka, [onFailureTopic])).map((record) => record.value?.toString('utf8').slice(0, 600) ?? '') : [];
@@ -344,7 +346,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return { seed: options.seed, durationSeconds: Math.round((Date.now() - runStarted) / 1000), operations, faults, drained, pipelineExits, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
 }
 
-/** A dead letter's reason without its numbers and keys, so letters of one kind count together. */
+/** A dead letter's reason without its numbers and keys (read from the whole reason: a long key can push the end out). */
 function deadLetterKind(reason: string): string {
   if (/exceeds the \d+-byte record limit/.test(reason)) return 'event over Kafka\'s record limit';
   if (/DynamoDB refused the item .*size has exceeded/i.test(reason)) return 'item over DynamoDB\'s 400 KB';
@@ -366,7 +368,7 @@ export function describeReport(report: ChaosReport): string {
   }
   const byReason = new Map<string, number>();
   for (const letter of report.deadLetters) {
-    const what = `${letter.explained ? '' : 'UNEXPLAINED '}${letter.code}: ${deadLetterKind(letter.reason)}`;
+    const what = `${letter.explained ? '' : 'UNEXPLAINED '}${letter.code}: ${letter.kind}`;
     byReason.set(what, (byReason.get(what) ?? 0) + 1);
   }
   lines.push(`dead letters: ${report.deadLetters.length}${[...byReason].map(([what, count]) => `; ${count} ${what}`).join('')}`);

@@ -23,6 +23,9 @@ const USAGE = `usage: npm start -- [--demo] [--rate OPS_PER_SECOND] [--duration 
 Exit status: 0 stopped cleanly (Ctrl-C, or drained after --duration), 1 failed or not drained, 2 bad configuration,
 3 another local pipeline already runs, 130 a second Ctrl-C abandoned in-flight batches.`;
 
+/** With --duration: how long nothing may move (no event relayed, no record consumed) before the run counts as stalled. */
+const STALL_MS = 120_000;
+
 const EXIT = { clean: 0, failed: 1, config: 2, alreadyRunning: 3, abandoned: 130 } as const;
 
 // Kept before the terminal mode sends library output to the log file, for the last word of a failed start.
@@ -182,6 +185,9 @@ async function main(): Promise<number> {
 
     let lastPlain = 0;
     let demoStoppedAt: number | undefined;
+    // A drain that is still moving is not a stall, however busy the machine: the limit counts from the last progress.
+    let progress = '';
+    let progressAt = Date.now();
     const runStartedAt = Date.now();
     for (;;) {
       if (stopping) return await stopping;
@@ -200,8 +206,15 @@ async function main(): Promise<number> {
           demoStoppedAt = Date.now();
           say({ event: 'local.demo-stopped', ...(runtime.demo ? { demo: runtime.demo.counts } : {}) });
         }
+        const now = runtime.status.progress();
+        if (now !== progress) {
+          progress = now;
+          progressAt = Date.now();
+        }
         if (demoStoppedAt !== undefined && runtime.status.drained(3_000)) void shutdown('drained', EXIT.clean);
-        else if (demoStoppedAt !== undefined && Date.now() - demoStoppedAt > 120_000) void shutdown('not drained 120 s after the demo stopped', EXIT.failed);
+        else if (demoStoppedAt !== undefined && Date.now() - Math.max(demoStoppedAt, progressAt) > STALL_MS) {
+          void shutdown(`not drained: nothing relayed or applied for ${STALL_MS / 1000} s`, EXIT.failed);
+        }
       }
     }
   } catch (error) {

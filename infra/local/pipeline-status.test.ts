@@ -60,3 +60,25 @@ describe('status view snapshot progress', () => {
     expect(status.drained(1_000, now)).toBe(true);
   });
 });
+
+describe('status view progress (what --duration waits on)', () => {
+  it('moves with relayed events and consumed records, not with failed invocations', () => {
+    // Prepare
+    const status = new PipelineStatus(['orders'], ['dynamodb']);
+    const before = status.progress();
+
+    // Act and assess: a failed batch is no progress; a consumed one is, and so is a relayed event.
+    status.sinkInvoked({ sink: 'dynamodb', records: 10, durationMs: 5, error: 'DynamoDB did not answer' });
+    expect(status.progress()).toBe(before);
+    status.sinkInvoked({
+      sink: 'dynamodb',
+      records: 10,
+      durationMs: 5,
+      summary: { records: 10, changes: 10, applied: 10, stale: 0, deadLettered: 0, skipped: { tombstones: 0, controlEvents: 0, withoutDocument: 0, superseded: 0 } },
+    });
+    const consumed = status.progress();
+    expect(consumed).not.toBe(before);
+    status.applyCheckpoint('orders', { eventsRelayed: 5 } as Parameters<PipelineStatus['applyCheckpoint']>[1], 0);
+    expect(status.progress()).not.toBe(consumed);
+  });
+});

@@ -163,6 +163,16 @@ export class PipelineStatus {
     return relaysQuiet && [...this.sinks.values()].every((view) => view.lagRecords === 0);
   }
 
+  /**
+   * Changes whenever the pipeline moved: an event relayed, a record consumed (applied, stale or dead-lettered), a batch
+   * given up on, or a sink's lag changed. Failed invocations are not progress.
+   */
+  progress(): string {
+    const streams = [...this.streams.values()].map((view) => `${view.eventsRelayed}:${view.snapshot ?? ''}`);
+    const sinks = [...this.sinks.values()].map((view) => `${view.records}:${view.onFailure}:${view.lagRecords ?? '-'}`);
+    return [...streams, ...sinks].join('|');
+  }
+
   toJSON() {
     return { streams: [...this.streams.values()], sinks: [...this.sinks.values()] };
   }

@@ -8,7 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPipeline, SERVICE_VARIABLES, waitFor } from '../../test/support/pipeline-process';
-import { expectStoresEqualMongo } from '../../test/support/store-comparison';
+import { expectStoresEqualMongo } from '../../test/support/store-assertions';
 import { artifactsDir, projectRoot } from '../stack/stack-settings';
 
 /** Ports nothing listens on right now, so this stack disturbs neither the suite's stack nor anyone else's. */

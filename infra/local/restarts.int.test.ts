@@ -3,7 +3,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTable, localDynamo, localKafka } from '../../test/support/local-clients';
 import { groupAlive, type PipelineRun, startPipeline, waitFor } from '../../test/support/pipeline-process';
-import { expectStoresEqualMongo } from '../../test/support/store-comparison';
+import { expectStoresEqualMongo } from '../../test/support/store-assertions';
 import { uniqueName } from '../../test/support/unique-name';
 import { endpoints } from '../stack/endpoints';
 import { parseLocalOwner } from './local-lease-owner';

@@ -53,6 +53,12 @@ export class SinkConsumer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private stopping = false;
+  // Declared before `stopped`, whose executor replaces it (fields initialise in order).
+  private resolveStopped: () => void = () => undefined;
+  /** Resolved by stop(), so a restart waiting out its backoff ends at once instead of after up to RESTART_CAP_MS. */
+  private readonly stopped = new Promise<void>((resolve) => {
+    this.resolveStopped = resolve;
+  });
   private restarting: Promise<void> | undefined;
   private generation = 0;
 
@@ -65,8 +71,19 @@ export class SinkConsumer {
     private readonly onEvent: (event: ConsumerEvent) => void = () => undefined,
   ) {}
 
+  /**
+   * Joins the group. A broker that does not answer does not fail the start: the consumer goes on trying, as it does
+   * after a crash, so `npm start` restarted during a broker outage carries on once the broker is back.
+   */
   async start(): Promise<void> {
-    await this.launch();
+    try {
+      await this.launch();
+    } catch (error) {
+      // A programming error is not an outage: it must surface.
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `start failed, retrying: ${(error as Error).message}` });
+      this.restart();
+    }
   }
 
   private async launch(): Promise<void> {
@@ -119,7 +136,7 @@ export class SinkConsumer {
       this.generation++;
       await old?.disconnect().catch(() => undefined);
       for (let attempt = 0; !this.stopping; attempt++) {
-        await sleep(Math.min(RESTART_CAP_MS, 1_000 * 2 ** attempt));
+        await Promise.race([sleep(Math.min(RESTART_CAP_MS, 1_000 * 2 ** attempt)), this.stopped]);
         if (this.stopping) break;
         try {
           await this.launch();
@@ -211,6 +228,7 @@ export class SinkConsumer {
   /** Lets the invocation in flight finish (its batch is committed only if it succeeded), then leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.resolveStopped();
     await this.restarting;
     await this.consumer?.disconnect();
     await this.producer?.disconnect().catch(() => undefined);

@@ -17,6 +17,7 @@ export const ALL_FAULTS: readonly Fault[] = ['pipeline-kill', 'broker-restart', 
 
 export interface ChaosOptions {
   readonly seed: number;
+  /** With opsPerSecond, the number of operations (seconds × rate); on a busy machine they take longer, never fewer. */
   readonly workloadSeconds: number;
   readonly opsPerSecond: number;
   readonly idsPerCollection: number;
@@ -32,15 +33,21 @@ export interface DeadLetterReport {
   readonly key: string;
   readonly code: string;
   readonly reason: string;
+  /** The reason without its numbers and keys, so letters of one kind count together. */
+  readonly kind: string;
   /** A documented store limit: an event over Kafka's record limit, or an item over DynamoDB's 400 KB. */
   readonly explained: boolean;
 }
 
 export interface ChaosReport {
   readonly seed: number;
+  /** Wall-clock seconds of the whole run: priming, workload and faults, drain, reading Kafka, comparing the stores. */
+  readonly durationSeconds: number;
   readonly operations: { attempted: number; failed: number; byKind: Record<string, number> };
   readonly faults: Array<{ fault: Fault; atSecond: number; detail: string }>;
   readonly drained: boolean;
+  /** `npm start` ending by itself while the workload and faults ran (it must wait for services that are down). */
+  readonly pipelineExits: string[];
   readonly kafka: { records: number; duplicates: number; orderViolations: string[] };
   readonly deadLetters: DeadLetterReport[];
   readonly onFailure: string[];
@@ -57,6 +64,8 @@ interface Pipeline {
   readonly exited: Promise<number | null>;
   /** The newest status line the runtime printed. */
   status?: { streams: Array<{ eventsRelayed: number }> };
+  /** Set before the harness stops it; any other exit is the pipeline giving up by itself. */
+  stoppedByHarness?: boolean;
 }
 
 function startPipeline(env: NodeJS.ProcessEnv, args: string[], logFile: string): Pipeline {
@@ -93,6 +102,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const random = new SeededRandom(options.seed);
+  const runStarted = Date.now();
   const tag = `chaos_${options.seed}_${Date.now().toString(36)}`;
   const db = tag;
   const deadLetterTopic = `${tag}.relay-dead-letter`;
@@ -127,7 +137,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const exists = COLLECTIONS.map(() => new Set<number>());
   const operations = { attempted: 0, failed: 0, byKind: {} as Record<string, number> };
   const faults: ChaosReport['faults'] = [];
-  let pipeline = startPipeline(env, [], logFile);
+  const pipelineExits: string[] = [];
+  const watched = (started: Pipeline): Pipeline => {
+    void started.exited.then((code) => {
+      if (!started.stoppedByHarness) pipelineExits.push(`npm start exited by itself with status ${code} (see ${logFile})`);
+    });
+    return started;
+  };
+  let pipeline = watched(startPipeline(env, [], logFile));
   // A stream starts at "now": the workload waits until every stream relays, proven by a marker document per collection.
   const primedBy = Date.now() + 180_000;
   for (let marker = 0; !(pipeline.status?.streams.every((stream) => stream.eventsRelayed > 0) ?? false); marker++) {
@@ -140,17 +157,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const second = () => Math.round((Date.now() - started) / 1000);
   options.log('every stream relays: workload and faults start');
-  // Faults at seeded moments spread over the workload, each once.
+  // The workload is a number of operations and each fault comes at a seeded operation, so how busy the machine is changes
+  // how long a run takes, never what it does. Faults are spread over the workload, each once.
+  const totalOperations = Math.round(options.workloadSeconds * options.opsPerSecond);
+  let operationsDone = 0;
   const order = [...options.faults].sort(() => random.next() - 0.5);
-  const slots = order.map((fault, index) => ({ fault, atMs: ((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * options.workloadSeconds * 1000 }));
+  // Everything a fault chooses is drawn here, before the workload: a draw while it runs would shift the workload's own
+  // sequence by how far it had got, and a replay of the seed would write other documents.
+  const slots = order.map((fault, index) => ({
+    fault,
+    atOperation: Math.floor(((index + 0.5 + random.next() * 0.5) / (order.length + 0.5)) * totalOperations),
+    collection: random.pick(COLLECTIONS),
+  }));
 
-  const injectFault = async (fault: Fault): Promise<string> => {
+  const injectFault = async ({ fault, collection }: (typeof slots)[number]): Promise<string> => {
     switch (fault) {
       case 'pipeline-kill': {
+        pipeline.stoppedByHarness = true;
         killGroup(pipeline.child, 'SIGKILL');
         await pipeline.exited;
         await sleep(2_000);
-        pipeline = startPipeline(env, [], logFile);
+        pipeline = watched(startPipeline(env, [], logFile));
         return 'npm start SIGKILLed with its whole process group, then started again';
       }
       case 'broker-restart':
@@ -164,7 +191,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await stackUp(() => undefined, ['opensearch']);
         return `OpenSearch stopped for ${options.outageSeconds} s, then started`;
       case 'index-write-block': {
-        const index = indexName(indexTemplate, { db, coll: random.pick(COLLECTIONS) });
+        const index = indexName(indexTemplate, { db, coll: collection });
         const block = (on: boolean) =>
           fetch(`${endpoints.opensearch()}/${index}/_settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'index.blocks.write': on }) });
         await block(true);
@@ -175,19 +202,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
   };
 
-  // The workload and the faults run side by side.
+  // The workload and the faults run side by side, one fault at a time.
+  let faultsStarted = 0;
   const faultRun = (async () => {
     for (const slot of slots) {
-      const wait = slot.atMs - (Date.now() - started);
-      if (wait > 0) await sleep(wait);
+      while (operationsDone < slot.atOperation) await sleep(100);
+      faultsStarted++;
       const at = second();
-      options.log(`fault at ${at} s: ${slot.fault}`);
-      const detail = await injectFault(slot.fault).catch((error: Error) => `failed to inject: ${error.message}`);
+      options.log(`fault at ${at} s (operation ${operationsDone}): ${slot.fault}`);
+      const detail = await injectFault(slot).catch((error: Error) => `failed to inject: ${error.message}`);
       faults.push({ fault: slot.fault, atSecond: at, detail });
     }
   })();
   const intervalMs = 1000 / options.opsPerSecond;
-  for (let step = 0; Date.now() - started < options.workloadSeconds * 1000; step++) {
+  let nextDue = Date.now();
+  for (let step = 0; step < totalOperations; step++, operationsDone++) {
+    // A fault still waiting for the one before it (an OpenSearch start can take minutes on a busy machine) holds the
+    // workload at its operation, so every fault lands among the writes rather than after the last one.
+    while (slots.slice(faultsStarted).some((slot) => slot.atOperation <= step)) await sleep(100);
     const which = random.int(COLLECTIONS.length);
     const collection = mongo.db(db).collection(COLLECTIONS[which] as string);
     const slot = random.int(options.idsPerCollection);
@@ -216,13 +248,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       operations.failed++;
       if (operations.failed <= 5) options.log(`workload ${kind} failed: ${(error as Error).message.slice(0, 200)}`);
     }
-    const due = started + (step + 1) * intervalMs;
-    if (due > Date.now()) await sleep(due - Date.now());
+    // Paced from the previous operation, so a held workload resumes at the rate instead of in a burst.
+    nextDue = Math.max(nextDue + intervalMs, Date.now());
+    if (nextDue > Date.now()) await sleep(nextDue - Date.now());
   }
   await faultRun;
   options.log(`workload done at ${second()} s: ${JSON.stringify(operations)}`);
 
   // Drain: a clean stop, then bounded runs that exit 0 once everything reached the stores.
+  pipeline.stoppedByHarness = true;
   killGroup(pipeline.child, 'SIGINT');
   await pipeline.exited;
   let drained = false;
@@ -266,7 +300,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const code = letter.headers[DEAD_LETTER_HEADERS.code] ?? '';
       const reason = letter.headers[DEAD_LETTER_HEADERS.reason] ?? '';
       const explained = code === 'RECORD_TOO_LARGE' && (/record limit/.test(reason) || /DynamoDB refused the item .*size has exceeded/i.test(reason));
-      deadLetters.push({ topic, key: letter.key?.toString('utf8').slice(0, 300) ?? '', code, reason: reason.slice(0, 600), explained });
+      // The whole key: a dead letter explains a difference only for exactly its document (long `_id`s run past 2 KB).
+      deadLetters.push({ topic, key: letter.key?.toString('utf8') ?? '', code, reason: reason.slice(0, 600), kind: deadLetterKind(reason), explained });
     }
   }
   const onFailure = existing.has(onFailureTopic) ? (await readAllRecords(kafka, [onFailureTopic])).map((record) => record.value?.toString('utf8').slice(0, 600) ?? '') : [];
@@ -287,6 +322,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const relayExplained = new Set(deadLetters.filter((letter) => letter.explained && letter.topic === deadLetterTopic).map((letter) => letter.key));
   const unexplained: string[] = [];
   if (!drained) unexplained.push('the pipeline did not drain (stall)');
+  unexplained.push(...pipelineExits);
   for (const letter of deadLetters) if (!letter.explained) unexplained.push(`dead letter ${letter.code}: ${letter.reason.slice(0, 200)}`);
   for (const record of onFailure) unexplained.push(`batch given up on: ${record.slice(0, 200)}`);
   for (const violation of orderViolations) unexplained.push(`order violation ${violation}`);
@@ -307,7 +343,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await fetch(`${endpoints.opensearch()}/${indexTemplate.replace('{db}-{coll}', '*')}`, { method: 'DELETE' }).catch(() => undefined);
   }
   dynamo.destroy();
-  return { seed: options.seed, operations, faults, drained, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
+  return { seed: options.seed, durationSeconds: Math.round((Date.now() - runStarted) / 1000), operations, faults, drained, pipelineExits, kafka: { records: records.length, duplicates, orderViolations }, deadLetters, onFailure, collections, unexplained };
+}
+
+/** A dead letter's reason without its numbers and keys (read from the whole reason: a long key can push the end out). */
+function deadLetterKind(reason: string): string {
+  if (/exceeds the \d+-byte record limit/.test(reason)) return 'event over Kafka\'s record limit';
+  if (/DynamoDB refused the item .*size has exceeded/i.test(reason)) return 'item over DynamoDB\'s 400 KB';
+  return reason.slice(0, 120);
 }
 
 /** The report as a person reads it. */
@@ -316,15 +359,22 @@ export function describeReport(report: ChaosReport): string {
   lines.push(`operations: ${JSON.stringify(report.operations)}`);
   for (const fault of report.faults) lines.push(`fault at ${fault.atSecond} s: ${fault.fault}: ${fault.detail}`);
   lines.push(`drained: ${report.drained}`);
+  for (const exit of report.pipelineExits) lines.push(`PIPELINE EXIT: ${exit}`);
   lines.push(`kafka: ${report.kafka.records} records, ${report.kafka.duplicates} duplicates (absorbed by versioned writes), ${report.kafka.orderViolations.length} per-key order violations`);
   for (const comparison of report.collections) {
     const count = (differences: { missing: string[]; extra: string[]; differing: string[] } | undefined) =>
       differences ? `missing ${differences.missing.length}, extra ${differences.extra.length}, differing ${differences.differing.length}` : 'not compared';
     lines.push(`${comparison.coll}: ${comparison.documents} documents in MongoDB; DynamoDB ${count(comparison.dynamodb)}; OpenSearch ${count(comparison.opensearch)}`);
   }
-  lines.push(`dead letters: ${report.deadLetters.length}`);
+  const byReason = new Map<string, number>();
+  for (const letter of report.deadLetters) {
+    const what = `${letter.explained ? '' : 'UNEXPLAINED '}${letter.code}: ${letter.kind}`;
+    byReason.set(what, (byReason.get(what) ?? 0) + 1);
+  }
+  lines.push(`dead letters: ${report.deadLetters.length}${[...byReason].map(([what, count]) => `; ${count} ${what}`).join('')}`);
   for (const letter of report.deadLetters) lines.push(`  ${letter.explained ? 'documented limit' : 'UNEXPLAINED'} ${letter.code}: ${letter.reason.slice(0, 240)}`);
   lines.push(`batches given up on (on-failure topic): ${report.onFailure.length}`);
+  lines.push(`duration: ${report.durationSeconds} s`);
   lines.push(report.unexplained.length === 0 ? 'result: no loss beyond documented store limits' : `result: ${report.unexplained.length} unexplained:`);
   for (const line of report.unexplained.slice(0, 50)) lines.push(`  ${line}`);
   return lines.join('\n');

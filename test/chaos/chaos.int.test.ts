@@ -22,7 +22,9 @@ describe('chaos (short variant of npm run chaos)', () => {
       });
       console.log(describeReport(report));
 
-      expect(report.operations.attempted - report.operations.failed).toBeGreaterThan(100);
+      // 30 s at 8/s is 240 operations however long they take on a busy machine; MongoDB accepts every one.
+      expect(report.operations).toMatchObject({ attempted: 240, failed: 0 });
+      expect(report.pipelineExits).toEqual([]);
       expect(report.faults.map((fault) => fault.fault).sort()).toEqual(['index-write-block', 'pipeline-kill']);
       expect(report.drained).toBe(true);
       expect(report.unexplained).toEqual([]);

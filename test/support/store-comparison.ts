@@ -1,6 +1,5 @@
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { BSON, type Document, type MongoClient } from 'mongodb';
-import { expect } from 'vitest';
+import { BSON, type Document } from 'mongodb';
 import { toAttributeMap } from '../../functions/sink-dynamodb/dynamo-item';
 import { RESERVED_ATTRIBUTES, reportingKey } from '../../functions/sink-dynamodb/dynamo-reporting-store';
 import { indexName, searchDocumentId, toSearchDocument, withUnindexedRestored } from '../../functions/sink-opensearch/search-document';
@@ -146,29 +145,3 @@ function sorted(value: unknown): unknown {
 
 export const isEmpty = (differences: StoreDifferences | undefined) =>
   !differences || differences.missing.length + differences.extra.length + differences.differing.length === 0;
-
-export interface Stores {
-  readonly mongo: MongoClient;
-  readonly dynamo: DynamoDBClient;
-  readonly reportingTable: string;
-  readonly opensearchUrl: string;
-  readonly indexTemplate: string;
-}
-
-/**
- * Asserts that the DynamoDB table and the OpenSearch index hold exactly MongoDB's documents of one collection, document
- * by document (deletes are tombstones in DynamoDB, absent from the index). Returns how many documents MongoDB holds.
- */
-export async function expectStoresEqualMongo(stores: Stores, db: string, coll: string): Promise<number> {
-  const truth = await stores.mongo.db(db).collection(coll).find({}, AS_RELAYED).toArray();
-  const comparison = await compareCollection({
-    db,
-    coll,
-    truth,
-    dynamo: { client: stores.dynamo, table: stores.reportingTable },
-    opensearch: { url: stores.opensearchUrl, indexTemplate: stores.indexTemplate },
-  });
-  expect(comparison.dynamodb, `DynamoDB against MongoDB, ${db}.${coll}`).toEqual({ missing: [], extra: [], differing: [] });
-  expect(comparison.opensearch, `OpenSearch against MongoDB, ${db}.${coll}`).toEqual({ missing: [], extra: [], differing: [] });
-  return truth.length;
-}

@@ -9,6 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { jarsIn, resolveArtifacts } from '../infra/stack/artifacts';
 import { endpoints } from '../infra/stack/endpoints';
 import { stateDir } from '../infra/stack/stack-settings';
+import { createServedTopics } from '../test/support/test-topics';
 
 /**
  * How long the connector may go without a new record. Before its first one the JVM starts, scans its plugins and
@@ -149,7 +150,7 @@ export async function runConnector(args: ConnectorArgs, progress: (line: string)
   await admin.connect();
   // Created (leaders elected) before Connect starts, as the relay phases' topics are by the broker's defaults, so the
   // offsets polled below never race the topic's creation.
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await createServedTopics(kafka, [topic], 3);
   // connect-standalone.sh's heap, so the memory figure is what a user of the stock script sees.
   const child = spawn(
     'java',

@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
 import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
+import { createServedTopics } from '../test/support/test-topics';
 
 export interface LatencyResult {
   ratePerSecond: number;
@@ -44,7 +45,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
   const kafka = new Kafka({ clientId: 'latency', brokers: endpoints.kafkaBrokers(), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+  await createServedTopics(kafka, [topic], 3);
 
   const consumer = kafka.consumer({ groupId: uniqueName('latency-group'), maxWaitTimeInMs: 20 });
   const sentAt = new Map<number, number>();

@@ -69,10 +69,31 @@ export class SinkConsumer {
     await this.launch();
   }
 
+  /**
+   * Joins the group like start, but a consumer that cannot join (Kafka away) is reported and replaced with backoff
+   * instead of failing the caller. Stop may come while it is joining: the join is abandoned.
+   */
+  async join(): Promise<void> {
+    try {
+      await this.launch();
+    } catch (error) {
+      if (this.stopping) return;
+      this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `could not join group ${this.groupId}: ${(error as Error).message}` });
+      this.restart();
+    }
+  }
+
   private async launch(): Promise<void> {
     const generation = ++this.generation;
     // The broker holds each fetch until it has about a batch or the window passes: Lambda's batching window.
-    const consumer = this.kafka.consumer({ groupId: this.groupId, maxWaitTimeInMs: Math.max(10, this.trigger.batchingWindowMs), minBytes: 256 * 1024 });
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      maxWaitTimeInMs: Math.max(10, this.trigger.batchingWindowMs),
+      minBytes: 256 * 1024,
+      // KafkaJS's own restart after a crash, unless this consumer is stopping or was replaced: a join abandoned by
+      // stop must not come back as a member nobody stops.
+      retry: { retries: 5, restartOnFailure: async () => !this.stopping && generation === this.generation },
+    });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (generation !== this.generation || this.stopping) return;

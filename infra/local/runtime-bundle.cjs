@@ -14,7 +14,7 @@ const manifestPath = join(cacheDir, 'local-runtime.json');
 // npm rewrites it on every install, so a changed dependency tree rebuilds the bundle too.
 const installedTree = resolve(projectRoot, 'node_modules', '.package-lock.json');
 // The MongoDB driver's optional add-ons, loaded in try/catch only when configured: left as run-time requires.
-const external = ['kerberos', 'snappy', '@mongodb-js/zstd', 'socks', 'mongodb-client-encryption', 'gcp-metadata', '@aws-sdk/credential-providers'];
+const external = ['kerberos', 'snappy', '@mongodb-js/zstd', 'socks', 'mongodb-client-encryption', 'gcp-metadata'];
 
 const mtime = (path) => {
   try {

@@ -178,7 +178,7 @@ async function main(): Promise<number> {
     phase = runtime.start();
     await phase;
     if (stopping) return await stopping;
-    say({ event: 'local.running', pid: process.pid }, `relays and sinks started${values.demo ? ', demo writing' : ''}`);
+    say({ event: 'local.running', pid: process.pid }, `relays started${values.demo ? ', demo writing' : ''}; sinks joining their consumer groups`);
 
     let lastPlain = 0;
     let demoStoppedAt: number | undefined;

@@ -183,9 +183,8 @@ export class LocalRuntime {
     }
     for (const scheduler of this.schedulers) scheduler.start();
     this.demo?.start((error) => this.options.log({ event: 'local.demo-failed', error: error.message }));
-    this.sinksJoined = Promise.all(settings.sinks.map((sink) => this.startSink(sink))).then(() => {
-      if (settings.sinks.length > 0 && !this.stopping) this.options.log({ event: 'local.sinks-joined', groups: Object.fromEntries(this.groups) });
-    });
+    // Each consumer reports joining its group (local.sink-consumer-joined); the status view shows the ones still joining.
+    this.sinksJoined = Promise.all(settings.sinks.map((sink) => this.startSink(sink))).then(() => undefined);
   }
 
   /** One sink's consumer; a consumer that cannot join yet (Kafka away) keeps trying, as a restarted one does. */

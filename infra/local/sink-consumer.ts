@@ -18,8 +18,11 @@ export interface SinkInvocationReport {
 /** What happened to the consumer itself (not to one invocation): shown by the status view. */
 export interface ConsumerEvent {
   readonly sink: string;
-  /** crashed: KafkaJS gave up on the consumer; restarted: a new one runs; on-failure: a batch went to the on-failure topic. */
-  readonly kind: 'crashed' | 'restarted' | 'on-failure';
+  /**
+   * joined: the consumer joined its group (at start, and after each rebalance); crashed: KafkaJS gave up on the
+   * consumer; restarted: a new one runs; on-failure: a batch went to the on-failure topic.
+   */
+  readonly kind: 'joined' | 'crashed' | 'restarted' | 'on-failure';
   readonly detail: string;
 }
 
@@ -95,6 +98,10 @@ export class SinkConsumer {
       retry: { retries: 5, restartOnFailure: async () => !this.stopping && generation === this.generation },
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (generation !== this.generation || this.stopping) return;
+      this.onEvent({ sink: this.trigger.sink, kind: 'joined', detail: `group ${this.groupId}, ${Object.keys(payload.memberAssignment).length} topic(s) assigned` });
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (generation !== this.generation || this.stopping) return;
       this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `${payload.error.message}${payload.restart ? ' (KafkaJS restarts it)' : ''}` });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { logsDir, stateDir } from './stack-settings';
@@ -85,8 +85,10 @@ export function portAnswers(host: string, port: number, timeoutMs = 1_000): Prom
 export const sleep = (ms: number) => new Promise<void>((resolveSleep) => setTimeout(resolveSleep, ms));
 
 /**
- * Polls a readiness probe until it passes, the process dies, or time runs out. Errors name the service and point at
- * its log, since that is where the reason will be.
+ * Polls a readiness probe until it passes, the process dies, or it stops making progress. The timeout counts from the
+ * last time the service's log grew: a service that keeps writing its start-up log is still starting (on a busy machine
+ * a broker can take minutes), one that went quiet for `timeoutMs` is stuck. Four times `timeoutMs` is the hard limit.
+ * Errors name the service and point at its log, since that is where the reason will be.
  */
 export async function waitUntilReady(
   service: string,
@@ -94,13 +96,28 @@ export async function waitUntilReady(
   probe: () => Promise<boolean>,
   timeoutMs: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new Error(`${service} exited during start-up; see ${logPath(service)}`);
+  const log = logPath(service);
+  const logSize = () => {
+    try {
+      return statSync(log).size;
+    } catch {
+      return 0;
+    }
+  };
+  const began = Date.now();
+  let lastSize = logSize();
+  let progressAt = began;
+  while (Date.now() - progressAt < timeoutMs && Date.now() - began < 4 * timeoutMs) {
+    if (!isAlive(pid)) throw new Error(`${service} exited during start-up; see ${log}`);
     if (await probe().catch(() => false)) return;
+    const size = logSize();
+    if (size !== lastSize) {
+      lastSize = size;
+      progressAt = Date.now();
+    }
     await sleep(500);
   }
-  throw new Error(`${service} did not answer within ${Math.round(timeoutMs / 1000)} s; see ${logPath(service)}`);
+  throw new Error(`${service} did not answer within ${Math.round((Date.now() - began) / 1000)} s (its log quiet for ${Math.round((Date.now() - progressAt) / 1000)} s); see ${log}`);
 }
 
 /** Stops a process group politely, then firmly; returns once nothing of it is left. */

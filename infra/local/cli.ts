@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CdcError } from '../../shared/errors';
-import { stackDown, stackUp } from '../stack/stack';
+import { ensureStack, stackDown } from '../stack/stack';
 import { logsDir, stateDir } from '../stack/stack-settings';
 import { parseRuntimeEnv } from './local-config';
 import { withLocalDefaults } from './local-defaults';
@@ -153,12 +153,12 @@ async function main(): Promise<number> {
     // Ctrl-C while services start does not wait for them: they are detached and go on starting for the next run.
     const interrupted = new Promise<void>((done) => startingUp.signal.addEventListener('abort', () => done(), { once: true }));
     await Promise.race([
-      stackUp(
+      ensureStack(
         (progress) => say({ event: 'local.stack', progress }, `[stack] ${progress}`),
         undefined,
         { waitForExternalMs: Number.POSITIVE_INFINITY, signal: startingUp.signal },
       ).catch((error: unknown) => {
-        if (stopping) return [];
+        if (stopping) return;
         throw error;
       }),
       interrupted,
@@ -181,7 +181,7 @@ async function main(): Promise<number> {
     phase = runtime.start();
     await phase;
     if (stopping) return await stopping;
-    say({ event: 'local.running', pid: process.pid }, `relays and sinks started${values.demo ? ', demo writing' : ''}`);
+    say({ event: 'local.running', pid: process.pid }, `relays started${values.demo ? ', demo writing' : ''}; sinks joining their consumer groups`);
 
     let lastPlain = 0;
     let demoStoppedAt: number | undefined;

@@ -43,9 +43,18 @@ const sleep = (ms: number, signal: AbortSignal | undefined) =>
     signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
   });
 
+// Literal imports, loaded only for the sinks in use: a bundler sees them, and each handler reads its configuration when
+// it loads, as at a Lambda cold start.
+/** Like Promise.all, but settles only once every step ended, so nothing is still at work after a failure (or Ctrl-C). */
+async function allOrFirstFailure<T extends readonly unknown[]>(steps: readonly [...T]): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(steps);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 const SINK_MODULES = {
-  dynamodb: '../../functions/sink-dynamodb/handler',
-  opensearch: '../../functions/sink-opensearch/handler',
+  dynamodb: () => import('../../functions/sink-dynamodb/handler'),
+  opensearch: () => import('../../functions/sink-opensearch/handler'),
 } as const;
 
 /**
@@ -65,6 +74,9 @@ export class LocalRuntime {
   private demoClient: MongoClient | undefined;
   /** Kept connected for the status refresh, which runs every second. */
   private admin: Admin | undefined;
+  /** The sinks' consumers joining their groups, started after the relays. */
+  private sinksJoined: Promise<void> = Promise.resolve();
+  private stopping = false;
   demo: DemoWorkload | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
@@ -87,23 +99,25 @@ export class LocalRuntime {
   async prepare(): Promise<void> {
     const env = process.env;
     const { settings } = this.options;
-    const created = {
-      controlTable: await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () => ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId')),
-      reportingTable: settings.sinks.includes('dynamodb')
-        ? await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () => ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt'))
+    // Independent steps run side by side; each is only a check when its resource exists, as after the first start.
+    const [controlTable, reportingTable, topics, indices] = await allOrFirstFailure([
+      this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', async () => {
+        const made = await ensureTable(this.dynamo, env.CONTROL_TABLE ?? '', 'streamId');
+        return { made, leasesTakenOver: await releaseAbandonedLocalLeases(this.dynamo, env.CONTROL_TABLE ?? '', settings.CDC_STREAMS.map((stream) => stream.id)) };
+      }),
+      settings.sinks.includes('dynamodb')
+        ? this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () => ensureTable(this.dynamo, env.REPORTING_TABLE ?? '', '_key', '_expiresAt'))
         : false,
-      leasesTakenOver: await this.whenAnswering('dynamodb', 'DYNAMODB_ENDPOINT', () =>
-        releaseAbandonedLocalLeases(this.dynamo, env.CONTROL_TABLE ?? '', settings.CDC_STREAMS.map((stream) => stream.id)),
-      ),
-      topics: await this.whenAnswering('kafka', 'KAFKA_BROKERS', async () =>
+      this.whenAnswering('kafka', 'KAFKA_BROKERS', async () =>
         ensureTopics(await this.kafka(), pipelineTopics(settings.CDC_STREAMS, settings.sinkTopics, env.SINK_DEAD_LETTER_TOPIC || 'mongo-cdc.sink-dead-letter', [settings.SINK_ON_FAILURE_TOPIC]), this.logger),
       ),
-      indices: settings.sinks.includes('opensearch')
-        ? await this.whenAnswering('opensearch', 'OPENSEARCH_URL', () =>
+      settings.sinks.includes('opensearch')
+        ? this.whenAnswering('opensearch', 'OPENSEARCH_URL', () =>
             ensureIndices(env.OPENSEARCH_URL ?? '', env.SINK_INDEX_TEMPLATE || 'mongo-cdc-{db}-{coll}', settings.CDC_STREAMS, env.SINK_INDEX_BODY),
           )
         : [],
-    };
+    ]);
+    const created = { controlTable: controlTable.made, reportingTable, leasesTakenOver: controlTable.leasesTakenOver, topics, indices };
     const made = [
       ...(created.controlTable ? [`table ${env.CONTROL_TABLE}`] : []),
       ...(created.reportingTable ? [`table ${env.REPORTING_TABLE}`] : []),
@@ -137,6 +151,11 @@ export class LocalRuntime {
     }
   }
 
+  /**
+   * Starts the relays first, then lets the sinks' consumers join their groups in the background: a group that a killed
+   * run's members still belong to waits out their session timeout (about 30 s) before it rebalances, and the relays
+   * never depend on the sinks, so a start after any stop relays at once.
+   */
   async start(): Promise<void> {
     const { settings } = this.options;
     // The handlers read their configuration at module load, exactly as at a Lambda cold start.
@@ -155,35 +174,6 @@ export class LocalRuntime {
       );
       this.schedulers.push(scheduler);
     }
-    for (const sink of settings.sinks) {
-      const handler = (await import(SINK_MODULES[sink])).handler as SinkHandler;
-      const groupId = localGroupId(sink, process.env.CONTROL_TABLE ?? '');
-      this.groups.set(sink, groupId);
-      const consumer = new SinkConsumer(
-        await this.kafka(),
-        groupId,
-        {
-          sink,
-          topics: settings.sinkTopics,
-          batchSize: settings.SINK_BATCH_SIZE,
-          batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000,
-          timeoutMs: 120_000,
-          maxRetryAttempts: settings.SINK_MAX_RETRY_ATTEMPTS,
-          onFailureTopic: settings.SINK_ON_FAILURE_TOPIC,
-        },
-        handler,
-        (report) => {
-          this.status.sinkInvoked(report);
-          if (report.error) this.options.log({ event: 'local.sink-failed', sink, records: report.records, error: report.error });
-        },
-        (event) => {
-          this.status.consumerEvent(event);
-          this.options.log({ event: `local.sink-consumer-${event.kind}`, sink, detail: event.detail });
-        },
-      );
-      await consumer.start();
-      this.consumers.push(consumer);
-    }
     if (this.options.demo) {
       this.demoClient = new MongoClient(process.env.MONGODB_URI ?? '');
       this.demo = new DemoWorkload(this.demoClient, this.options.demo.database, this.options.demo.opsPerSecond);
@@ -193,6 +183,43 @@ export class LocalRuntime {
     }
     for (const scheduler of this.schedulers) scheduler.start();
     this.demo?.start((error) => this.options.log({ event: 'local.demo-failed', error: error.message }));
+    // Each consumer reports joining its group (local.sink-consumer-joined); the status view shows the ones still joining.
+    this.sinksJoined = Promise.all(settings.sinks.map((sink) => this.startSink(sink))).then(() => undefined);
+  }
+
+  /** One sink's consumer; a consumer that cannot join yet (Kafka away) keeps trying, as a restarted one does. */
+  private async startSink(sink: keyof typeof SINK_MODULES): Promise<void> {
+    const { settings } = this.options;
+    const handler = (await SINK_MODULES[sink]()).handler as SinkHandler;
+    const groupId = localGroupId(sink, process.env.CONTROL_TABLE ?? '');
+    this.groups.set(sink, groupId);
+    const kafka = await this.kafka();
+    // Nothing awaited between this check and the push, so stop() sees every consumer that was created.
+    if (this.stopping) return;
+    const consumer = new SinkConsumer(
+      kafka,
+      groupId,
+      {
+        sink,
+        topics: settings.sinkTopics,
+        batchSize: settings.SINK_BATCH_SIZE,
+        batchingWindowMs: settings.SINK_BATCHING_WINDOW_SECONDS * 1000,
+        timeoutMs: 120_000,
+        maxRetryAttempts: settings.SINK_MAX_RETRY_ATTEMPTS,
+        onFailureTopic: settings.SINK_ON_FAILURE_TOPIC,
+      },
+      handler,
+      (report) => {
+        this.status.sinkInvoked(report);
+        if (report.error) this.options.log({ event: 'local.sink-failed', sink, records: report.records, error: report.error });
+      },
+      (event) => {
+        this.status.consumerEvent(event);
+        this.options.log({ event: `local.sink-consumer-${event.kind}`, sink, detail: event.detail });
+      },
+    );
+    this.consumers.push(consumer);
+    await consumer.join();
   }
 
   async refreshStatus(): Promise<void> {
@@ -230,9 +257,13 @@ export class LocalRuntime {
 
   /** Clean shutdown: no new writes, relays end at a batch boundary with their checkpoint, sinks finish or abandon their batch. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.stopDemo();
     await Promise.all(this.schedulers.map((scheduler) => scheduler.stop()));
+    // A consumer still joining its group is not waited for (it may be waiting out a killed run's session): stop
+    // disconnects it mid-join. startSink adds no consumer once stopping is set.
     await Promise.all(this.consumers.map((consumer) => consumer.stop()));
+    await this.sinksJoined.catch(() => undefined);
     this.dynamo.destroy();
   }
 }

@@ -22,6 +22,25 @@ describe('the status view', () => {
   });
 });
 
+describe('the status view of the sinks', () => {
+  it('shows a sink as joining its consumer group until its consumer joined', () => {
+    // Prepare
+    const status = new PipelineStatus(['orders'], ['dynamodb', 'opensearch']);
+
+    // Act
+    const starting = status.render('header');
+    status.consumerEvent({ sink: 'dynamodb', kind: 'joined', detail: 'group g, 2 topic(s) assigned' });
+    const oneJoined = status.render('header');
+
+    // Assess
+    expect(starting).toMatch(/dynamodb .* joining its consumer group/);
+    expect(starting).toMatch(/opensearch .* joining its consumer group/);
+    expect(oneJoined).not.toMatch(/dynamodb .* joining/);
+    expect(oneJoined).toMatch(/opensearch .* joining its consumer group/);
+    expect(status.sinks.get('dynamodb')).toMatchObject({ crashes: 0, restarts: 0, onFailure: 0 });
+  });
+});
+
 describe('status view snapshot progress', () => {
   it('shows a running snapshot with namespace, copied of estimated, rate and ETA, and holds off "drained" until it ends', () => {
     // Prepare

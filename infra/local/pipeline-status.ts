@@ -40,6 +40,8 @@ export interface SinkView {
   restarts: number;
   /** Batches given up on after the retry limit, described on the on-failure topic. */
   onFailure: number;
+  /** Not yet in its consumer group: after a killed run, until that run's members time out (about 30 s). */
+  joining: boolean;
   lagRecords?: number;
   lastError?: string;
 }
@@ -57,7 +59,7 @@ export class PipelineStatus {
 
   constructor(streamIds: readonly string[], sinks: readonly string[]) {
     for (const streamId of streamIds) this.streams.set(streamId, { streamId, eventsRelayed: 0, invocations: 0, running: false, changedAt: Date.now() });
-    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0, crashes: 0, restarts: 0, onFailure: 0 });
+    for (const sink of sinks) this.sinks.set(sink, { sink, invocations: 0, records: 0, applied: 0, stale: 0, deadLettered: 0, failures: 0, crashes: 0, restarts: 0, onFailure: 0, joining: true });
   }
 
   relayStarted(streamId: string): void {
@@ -93,6 +95,10 @@ export class PipelineStatus {
   consumerEvent(event: ConsumerEvent): void {
     const view = this.sinks.get(event.sink);
     if (!view) return;
+    if (event.kind === 'joined') {
+      view.joining = false;
+      return;
+    }
     if (event.kind === 'crashed') view.crashes++;
     else if (event.kind === 'restarted') view.restarts++;
     else view.onFailure++;
@@ -198,7 +204,7 @@ export class PipelineStatus {
     lines.push('', 'sink          applied   stale   dead-lettered  lag (records)  batches  failures  restarts  on-failure');
     for (const view of this.sinks.values()) {
       lines.push(
-        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)} ${String(view.restarts).padStart(9)} ${String(view.onFailure).padStart(11)}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
+        `${view.sink.padEnd(12)} ${String(view.applied).padStart(8)} ${String(view.stale).padStart(7)} ${String(view.deadLettered).padStart(15)} ${String(view.lagRecords ?? '-').padStart(14)} ${String(view.invocations).padStart(8)} ${String(view.failures).padStart(9)} ${String(view.restarts).padStart(9)} ${String(view.onFailure).padStart(11)}${view.joining ? '  joining its consumer group (members of a killed run leave it within 30 s)' : ''}${view.lastError ? `  last error: ${view.lastError}` : ''}`,
       );
     }
     return lines.join('\n');

@@ -18,8 +18,11 @@ export interface SinkInvocationReport {
 /** What happened to the consumer itself (not to one invocation): shown by the status view. */
 export interface ConsumerEvent {
   readonly sink: string;
-  /** crashed: KafkaJS gave up on the consumer; restarted: a new one runs; on-failure: a batch went to the on-failure topic. */
-  readonly kind: 'crashed' | 'restarted' | 'on-failure';
+  /**
+   * joined: the consumer joined its group (at start, and after each rebalance); crashed: KafkaJS gave up on the
+   * consumer; restarted: a new one runs; on-failure: a batch went to the on-failure topic.
+   */
+  readonly kind: 'joined' | 'crashed' | 'restarted' | 'on-failure';
   readonly detail: string;
 }
 
@@ -86,11 +89,36 @@ export class SinkConsumer {
     }
   }
 
+  /**
+   * Joins the group like start, but a consumer that cannot join (Kafka away) is reported and replaced with backoff
+   * instead of failing the caller. Stop may come while it is joining: the join is abandoned.
+   */
+  async join(): Promise<void> {
+    try {
+      await this.launch();
+    } catch (error) {
+      if (this.stopping) return;
+      this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `could not join group ${this.groupId}: ${(error as Error).message}` });
+      this.restart();
+    }
+  }
+
   private async launch(): Promise<void> {
     const generation = ++this.generation;
     // The broker holds each fetch until it has about a batch or the window passes: Lambda's batching window.
-    const consumer = this.kafka.consumer({ groupId: this.groupId, maxWaitTimeInMs: Math.max(10, this.trigger.batchingWindowMs), minBytes: 256 * 1024 });
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      maxWaitTimeInMs: Math.max(10, this.trigger.batchingWindowMs),
+      minBytes: 256 * 1024,
+      // KafkaJS's own restart after a crash, unless this consumer is stopping or was replaced: a join abandoned by
+      // stop must not come back as a member nobody stops.
+      retry: { retries: 5, restartOnFailure: async () => !this.stopping && generation === this.generation },
+    });
     this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (generation !== this.generation || this.stopping) return;
+      this.onEvent({ sink: this.trigger.sink, kind: 'joined', detail: `group ${this.groupId}, ${Object.keys(payload.memberAssignment).length} topic(s) assigned` });
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (generation !== this.generation || this.stopping) return;
       this.onEvent({ sink: this.trigger.sink, kind: 'crashed', detail: `${payload.error.message}${payload.restart ? ' (KafkaJS restarts it)' : ''}` });

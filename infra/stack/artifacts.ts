@@ -2,19 +2,22 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { artifactsDir, stateDir } from './stack-settings';
+import { artifactsDir, projectRoot, stateDir } from './stack-settings';
 
-const pomPath = (service: string) => resolve(__dirname, 'artifacts', `${service}.pom.xml`);
+/** This folder, named from the project root so the local runtime's bundle finds it too. */
+const stackSources = resolve(projectRoot, 'infra', 'stack');
+
+const pomPath = (service: string) => resolve(stackSources, 'artifacts', `${service}.pom.xml`);
 /** A launcher is one source file (launchers/<Name>.java) or a folder of them (launchers/<folder>/*.java). */
 function launcherSources(name: string): string[] {
-  const folder = resolve(__dirname, 'launchers', name);
+  const folder = resolve(stackSources, 'launchers', name);
   if (existsSync(folder) && statSync(folder).isDirectory()) {
     return readdirSync(folder)
       .filter((file) => file.endsWith('.java'))
       .sort()
       .map((file) => resolve(folder, file));
   }
-  return [resolve(__dirname, 'launchers', `${name}.java`)];
+  return [resolve(stackSources, 'launchers', `${name}.java`)];
 }
 
 const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);

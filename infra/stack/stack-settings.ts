@@ -1,8 +1,11 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 
+/** Defined by the local runtime's bundle (infra/local/runtime-bundle.cjs), which lives elsewhere than this file. */
+declare const MONGO_CDC_PROJECT_ROOT: string | undefined;
+
 /** Root of the project checkout; the stack keeps everything it writes under one ignored folder there. */
-export const projectRoot = resolve(__dirname, '..', '..');
+export const projectRoot = typeof MONGO_CDC_PROJECT_ROOT === 'string' ? MONGO_CDC_PROJECT_ROOT : resolve(__dirname, '..', '..');
 export const stateDir = process.env.STACK_STATE_DIR ? resolve(process.env.STACK_STATE_DIR) : resolve(projectRoot, '.stack');
 export const logsDir = resolve(stateDir, 'logs');
 /** Downloaded jars and zips; STACK_ARTIFACTS_DIR lets a second state folder reuse them (they never change in place). */

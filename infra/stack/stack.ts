@@ -44,15 +44,27 @@ export interface StackUpOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Starts every service that is not already answering, in parallel, and waits until each does. */
+/** Starts every service that is not already answering, in parallel, waits until each does, and reports their status. */
 export async function stackUp(progress: Progress, only?: readonly ServiceName[], options: StackUpOptions = {}): Promise<ServiceStatus[]> {
+  await ensureStack(progress, only, options);
+  return stackStatus(only);
+}
+
+/** stackUp without the status report (a second round of probes), for `npm start`, which only needs the services up. */
+export async function ensureStack(progress: Progress, only?: readonly ServiceName[], options: StackUpOptions = {}): Promise<void> {
   const started = Date.now();
   const results = await Promise.allSettled(allServices(only).map((service) => ensureRunning(service, progress, options)));
   const failures = results.flatMap((result) => (result.status === 'rejected' ? [String(result.reason?.message ?? result.reason)] : []));
   if (failures.length > 0) throw new Error(`the local stack did not come up:\n- ${failures.join('\n- ')}`);
   progress(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return stackStatus(only);
 }
+
+/**
+ * How long a service that runs and answered before may go without answering a probe before it is taken for wedged and
+ * restarted: on a busy machine one probe can time out, and restarting a healthy in-memory DynamoDB or a broker for
+ * that would throw away the user's data or stall every client.
+ */
+const UNANSWERED_BEFORE_RESTART_MS = 30_000;
 
 async function ensureRunning(service: LocalService, progress: Progress, options: StackUpOptions): Promise<void> {
   if (service.isExternal) {
@@ -85,8 +97,16 @@ async function ensureRunning(service: LocalService, progress: Progress, options:
       await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, () => startAllowanceMs(service.startTimeoutMs), startedAt);
       return;
     }
-    // Running long enough to have answered, yet silent: wedged (for example out of memory). Replace it.
-    progress(`${service.name}: pid ${record.pid} is running but not answering; restarting it (see ${logPath(service.name)})`);
+    const answered = await waitUntilReady(service.name, record.pid, async () => (await service.probe()).answering, () => UNANSWERED_BEFORE_RESTART_MS).then(
+      () => true,
+      () => false,
+    );
+    if (answered) {
+      progress(`${service.name}: already running (pid ${record.pid}), slow to answer`);
+      return;
+    }
+    // Running long enough to have answered, yet silent for a while: wedged (for example out of memory). Replace it.
+    progress(`${service.name}: pid ${record.pid} is running but has not answered for ${UNANSWERED_BEFORE_RESTART_MS / 1000} s; restarting it (see ${logPath(service.name)})`);
     await stopProcessGroup(record.pid, 10_000);
   }
   forgetRunRecord(service.name);

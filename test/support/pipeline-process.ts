@@ -19,7 +19,7 @@ export function startPipeline(how: 'npm' | 'node', args: readonly string[], env:
   const [command, commandArgs] =
     how === 'npm'
       ? ['npm', ['start', '--silent', '--', ...args]]
-      : [process.execPath, ['--require', './infra/local/early-signals.cjs', '--import', 'tsx', 'infra/local/cli.ts', ...args]];
+      : [process.execPath, ['infra/local/start.cjs', ...args]];
   const child = spawn(command, commandArgs, { cwd: projectRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   let pending = '';

@@ -70,7 +70,9 @@ describe('npm start runs the whole pipeline locally', () => {
 
     // Assess 1: a clean exit that released every lease.
     expect(firstExit).toEqual({ code: null, signal: 'SIGINT' });
-    expect(stopMs).toBeLessThan(20_000);
+    // Ctrl-C cuts every relay's remaining time to zero, so the stop never waits out an invocation (70 s) or a lease;
+    // how long finishing the batches in hand takes depends on the machine (a few seconds quiet, 52 s seen at load 17).
+    expect(stopMs).toBeLessThan(70_000);
     expect(first.lines.find((line) => line.event === 'local.stopping')).toMatchObject({ reason: 'SIGINT' });
     expect(first.lines.map((line) => line.event)).toContain('local.stopped');
     // The demo started with existing documents, which the initial snapshots copy (progress shown per stream).

@@ -1,10 +1,15 @@
 import de.bwaldvogel.mongo.backend.ValueComparator;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.HashSet;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NavigableSet;
 import java.util.NoSuchElementException;
+import java.util.Set;
 import java.util.TreeSet;
 
 /**
@@ -13,10 +18,11 @@ import java.util.TreeSet;
  * `_id` index is a hash for equality), so without this every `{_id: {$gt: last}}` chunk of a snapshot filtered and
  * sorted the whole rest of the collection: a copy was O(n^2) on the stand-in and O(n log n) on MongoDB.
  *
- * The order is mongo-java-server's own ValueComparator (the one its sort and `$gt` use), so an answer read from here is
- * exactly the one its scan would give. Equal keys (which its unique index does not let in, but an order must say
- * something about them) keep the scan's order too: ascending storage position, in either direction. Not thread-safe:
- * the owning collection calls it under its own lock, as it does its document list.
+ * It is kept as one ordered part per type (TypeOrder's ranks), in mongo-java-server's own ValueComparator order inside
+ * a part, which together is exactly the order its sort gives, so an answer read from here is the one its scan would
+ * give; a `$type` condition reads only its types' parts. Equal keys (which its unique index does not let in, but an
+ * order must say something about them) keep the scan's order too: ascending storage position, in either direction.
+ * Not thread-safe: the owning collection calls it under its own lock, as it does its document list.
  */
 final class IdIndex {
     private record Entry(Object id, int position) {
@@ -26,39 +32,86 @@ final class IdIndex {
         .<Entry, Object>comparing(Entry::id, ValueComparator.asc())
         .thenComparingInt(Entry::position);
 
-    private final NavigableSet<Entry> entries = new TreeSet<>(ORDER);
+    private final List<NavigableSet<Entry>> parts = new ArrayList<>();
+    /** Positions whose `_id` ValueComparator cannot sort; while there are any, `_id`-sorted queries take the scan. */
+    private final Set<Integer> unsortable = new HashSet<>();
+
+    IdIndex() {
+        for (int rank = 0; rank < TypeOrder.RANKS; rank++) parts.add(new TreeSet<>(ORDER));
+    }
 
     void add(Object id, int position) {
-        entries.add(new Entry(id, position));
+        int rank = TypeOrder.rank(id);
+        if (rank == TypeOrder.UNSORTABLE) {
+            unsortable.add(position);
+        } else {
+            parts.get(rank).add(new Entry(id, position));
+        }
     }
 
     void remove(Object id, int position) {
-        entries.remove(new Entry(id, position));
+        int rank = TypeOrder.rank(id);
+        if (rank == TypeOrder.UNSORTABLE) {
+            unsortable.remove(position);
+        } else {
+            parts.get(rank).remove(new Entry(id, position));
+        }
+    }
+
+    boolean sortable() {
+        return unsortable.isEmpty();
     }
 
     /**
-     * Positions in `_id` order from a starting key (none: from the first or last key), lazily, so a reader that stops
-     * after its limit has paid for what it read and the O(log n) descent only.
+     * Positions in `_id` order from a starting key (none: from the first or last key), within the given type ranks
+     * (null: all), lazily, so a reader that stops after its limit has paid for what it read and O(log n) descents only.
      */
-    Iterator<Integer> positions(boolean ascending, IdBound start) {
+    Iterator<Integer> positions(boolean ascending, IdBound start, BitSet ranks) {
+        int startRank = start == null ? -1 : TypeOrder.rank(start.id());
+        List<Iterator<Integer>> walks = new ArrayList<>();
+        for (int step = 0; step < TypeOrder.RANKS; step++) {
+            int rank = ascending ? step : TypeOrder.RANKS - 1 - step;
+            if (ranks != null && !ranks.get(rank)) continue;
+            if (startRank >= 0 && (ascending ? rank < startRank : rank > startRank)) continue;
+            walks.add(walk(parts.get(rank), ascending, rank == startRank ? start : null));
+        }
+        Iterator<Iterator<Integer>> each = walks.iterator();
+        return new Iterator<>() {
+            private Iterator<Integer> current = each.hasNext() ? each.next() : null;
+
+            @Override
+            public boolean hasNext() {
+                while (current != null && !current.hasNext()) current = each.hasNext() ? each.next() : null;
+                return current != null;
+            }
+
+            @Override
+            public Integer next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                return current.next();
+            }
+        };
+    }
+
+    private static Iterator<Integer> walk(NavigableSet<Entry> part, boolean ascending, IdBound start) {
         if (ascending) {
-            NavigableSet<Entry> from = start == null ? entries
-                : entries.tailSet(new Entry(start.id(), start.inclusive() ? Integer.MIN_VALUE : Integer.MAX_VALUE), true);
-            Iterator<Entry> walk = from.iterator();
+            NavigableSet<Entry> from = start == null ? part
+                : part.tailSet(new Entry(start.id(), start.inclusive() ? Integer.MIN_VALUE : Integer.MAX_VALUE), true);
+            Iterator<Entry> entries = from.iterator();
             return new Iterator<>() {
                 @Override
                 public boolean hasNext() {
-                    return walk.hasNext();
+                    return entries.hasNext();
                 }
 
                 @Override
                 public Integer next() {
-                    return walk.next().position();
+                    return entries.next().position();
                 }
             };
         }
-        NavigableSet<Entry> upTo = start == null ? entries
-            : entries.headSet(new Entry(start.id(), start.inclusive() ? Integer.MAX_VALUE : Integer.MIN_VALUE), true);
+        NavigableSet<Entry> upTo = start == null ? part
+            : part.headSet(new Entry(start.id(), start.inclusive() ? Integer.MAX_VALUE : Integer.MIN_VALUE), true);
         return new EqualKeysInPositionOrder(upTo.descendingIterator());
     }
 

@@ -61,20 +61,21 @@ final class RecordingCollection extends MemoryCollection {
     }
 
     /**
-     * A query sorted by `{_id: 1}` or `{_id: -1}` alone reads the `_id` index from the bound its filter gives (IdBound),
-     * applies the whole filter to each document in turn and stops at the limit, so a chunk costs O(log n + chunk) when
-     * its matches are dense, as on MongoDB. The answer is the scan's: same filter, same order (IdIndex), then skip and
-     * limit. Any other sort, and system collections (whose documents may have no `_id`), take the backend's scan.
+     * A query sorted by `{_id: 1}` or `{_id: -1}` alone reads the `_id` index from the bound and in the types its filter
+     * gives (IdBound), applies the whole filter to each document in turn and stops at the limit, so a chunk costs
+     * O(log n + chunk) when its matches are dense, as on MongoDB. The answer is the scan's: same filter, same order
+     * (IdIndex), then skip and limit. Any other sort, system collections (whose documents may have no `_id`) and a collection holding an `_id`
+     * the backend cannot sort (its scan sorts only what the filter kept, so it may still answer) take the scan.
      */
     @Override
     protected QueryResult matchDocuments(Document query, Document orderBy, int numberToSkip, int limit, int batchSize,
                                          Document fieldSelector) {
         Boolean ascending = idOnlyDirection(orderBy);
-        if (ascending == null || !recorded()) {
+        if (ascending == null || !recorded() || !idIndex.sortable()) {
             return super.matchDocuments(query, orderBy, numberToSkip, limit, batchSize, fieldSelector);
         }
         Spliterator<Integer> positions = Spliterators.spliteratorUnknownSize(
-            idIndex.positions(ascending, IdBound.of(query, ascending)), Spliterator.ORDERED);
+            idIndex.positions(ascending, IdBound.of(query, ascending), IdBound.ranks(query)), Spliterator.ORDERED);
         Stream<Document> inIdOrder = StreamSupport.stream(positions, false).map(this::getDocument);
         // No comparator: the documents already come in the requested order.
         return matchDocumentsFromStream(query, inIdOrder, numberToSkip, limit, batchSize, null, fieldSelector);

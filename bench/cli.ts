@@ -231,7 +231,9 @@ async function snapshotBenchmark(): Promise<boolean> {
   const loadBefore = loadAverage();
   const find = await phase('find', 'unused');
   const produce = await phase('produce', topics.produce);
-  const snapshot = await phase('snapshot', topics.snapshot, {}, RELAY_NODE_FLAGS);
+  // BENCH_CPU_PROF_DIR: a V8 CPU profile of the snapshot phase (NODE_OPTIONS may not carry --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const snapshot = await phase('snapshot', topics.snapshot, {}, [...RELAY_NODE_FLAGS, ...profile]);
   const latency = await phase('latency', topics.latency, { rate }, RELAY_NODE_FLAGS);
 
   const perSecond = (result: PhaseResult) => (result.events / result.ms) * 1000;

@@ -1,11 +1,17 @@
 import {
   Binary,
+  BSON,
   type ChangeStream,
   type ChangeStreamDocument,
   type ChangeStreamOptions,
+  type Collection,
   type Document,
+  Double,
+  Int32,
+  Long,
   MongoClient,
   MongoServerError,
+  ObjectId,
   type ResumeToken,
   Timestamp,
 } from 'mongodb';
@@ -441,5 +447,101 @@ describe('pre- and post-images (MongoDB 6.0+)', () => {
     const [event] = await take(stream, 1);
 
     expect(event).toMatchObject({ operationType: 'update', fullDocumentBeforeChange: null });
+  });
+});
+
+/**
+ * `_id`s of every type a snapshot meets, listed in MongoDB's BSON comparison order (numbers by value whatever their
+ * type, then strings, sub-documents field by field, binaries by length then subtype then bytes, ObjectIds). Binaries are
+ * kept to 16 bytes or fewer: the stand-in sorts UUIDs after every other binary (see CONTRIBUTING.md).
+ */
+const ORDERED_IDS: readonly unknown[] = [
+  new Int32(-5),
+  new Double(2.5),
+  Long.fromNumber(3),
+  new Int32(7),
+  Long.fromString('1000000000000'),
+  '',
+  'a',
+  'b',
+  { a: 1 },
+  { a: 2 },
+  { b: 0 },
+  new Binary(Buffer.from([9, 9, 9, 9]), 0),
+  new Binary(Buffer.alloc(16, 1), 0),
+  new Binary(Buffer.alloc(16, 2), 4),
+  new ObjectId('000000000000000000000001'),
+  new ObjectId('65a000000000000000000000'),
+  new ObjectId('ffffffffffffffffffffffff'),
+];
+/** One condition per type bracket, in index order: `$gt` on an `_id` matches only `_id`s of its own type. */
+const BRACKETS: readonly Document[] = [{ $type: 'number' }, { $gte: '' }, { $gte: {} }, { $type: 'binData' }, { $type: 'objectId' }];
+const text = (id: unknown) => BSON.EJSON.stringify({ id }, { relaxed: true });
+
+/** Reads a collection the way an `_id`-ordered chunked copy does, calling `between` after every chunk. */
+async function walkInChunks(collection: Collection, chunk: number, between: (copied: number) => Promise<void>): Promise<Document[]> {
+  const read: Document[] = [];
+  for (const first of BRACKETS) {
+    let condition: Document = first;
+    for (;;) {
+      const documents = await collection.find({ _id: condition } as Document).sort({ _id: 1 }).limit(chunk).toArray();
+      read.push(...documents);
+      await between(read.length);
+      if (documents.length < chunk) break;
+      condition = { $gt: documents.at(-1)!._id };
+    }
+  }
+  return read;
+}
+
+describe('reads in _id index order (BSON comparison order, query type bracketing)', () => {
+  it('a sort on _id orders mixed types as the index does, ascending and descending, with ranges and limits', async () => {
+    const collection = client.db(uniqueName('conf-order')).collection('items');
+    // Inserted out of order, so storage order says nothing.
+    const shuffled = ORDERED_IDS.map((id, index) => ({ id, key: (index * 7) % ORDERED_IDS.length })).sort((a, b) => a.key - b.key);
+    await collection.insertMany(shuffled.map(({ id }, n) => ({ _id: id, n }) as Document));
+
+    const ascending = await collection.find({}).sort({ _id: 1 }).toArray();
+    const descending = await collection.find({}).sort({ _id: -1 }).toArray();
+    const numbersAfter3 = await collection.find({ _id: { $gt: Long.fromNumber(3) } } as Document).sort({ _id: 1 }).limit(2).toArray();
+    const stringsBelowB = await collection.find({ _id: { $lt: 'b' } } as Document).sort({ _id: -1 }).limit(5).toArray();
+    const objectIdsFrom = await collection.find({ $and: [{ _id: { $gte: ORDERED_IDS[15] } }, { n: { $gte: 0 } }] } as Document).sort({ _id: 1 }).toArray();
+    const binaries = await collection.find({ _id: { $type: 'binData' } } as Document).sort({ _id: -1 }).limit(2).toArray();
+
+    expect(ascending.map((document) => text(document._id))).toEqual(ORDERED_IDS.map(text));
+    expect(descending.map((document) => text(document._id))).toEqual([...ORDERED_IDS].reverse().map(text));
+    expect(numbersAfter3.map((document) => text(document._id))).toEqual([ORDERED_IDS[3], ORDERED_IDS[4]].map(text));
+    // Type bracketing: $lt 'b' stops at the strings, it does not run on into the numbers.
+    expect(stringsBelowB.map((document) => text(document._id))).toEqual(['a', ''].map(text));
+    expect(objectIdsFrom.map((document) => text(document._id))).toEqual([ORDERED_IDS[15], ORDERED_IDS[16]].map(text));
+    expect(binaries.map((document) => text(document._id))).toEqual([ORDERED_IDS[13], ORDERED_IDS[12]].map(text));
+  });
+
+  it('a chunked _id walk sees what changed between its chunks: keys ahead deleted, updated, replaced or inserted; not keys behind', async () => {
+    const collection = client.db(uniqueName('conf-walk')).collection('items');
+    // Without the 4-byte binary, the 16-byte one and the UUID share a chunk: on the stand-in `$gt` a generic binary
+    // does not reach a UUID (see CONTRIBUTING.md), so a chunk boundary between them would lose the UUID there.
+    const ids = ORDERED_IDS.filter((_, index) => index !== 11);
+    await collection.insertMany(ids.map((id) => ({ _id: id, version: 1 }) as Document));
+    const newObjectId = new ObjectId('65a000000000000000000001');
+
+    const read = await walkInChunks(collection, 2, async (copied) => {
+      if (copied === 2) {
+        // After -5 and 2.5: 10^12 deleted and 7 updated ahead, 5 inserted ahead, -100 inserted behind.
+        await collection.deleteOne({ _id: ORDERED_IDS[4] } as Document);
+        await collection.updateOne({ _id: ORDERED_IDS[3] } as Document, { $set: { version: 2 } });
+        await collection.insertMany([{ _id: new Int32(5), version: 1 }, { _id: new Int32(-100), version: 1 }] as Document[]);
+      }
+      if (copied === 10) {
+        // After {a: 2}: {b: 0} replaced and the last ObjectId deleted ahead, another ObjectId inserted ahead.
+        await collection.replaceOne({ _id: { b: 0 } } as Document, { version: 3 });
+        await collection.deleteOne({ _id: ids.at(-1) } as Document);
+        await collection.insertOne({ _id: newObjectId, version: 1 } as Document);
+      }
+    });
+
+    const expected = [...ids.slice(0, 3), new Int32(5), ids[3], ...ids.slice(5, 15), newObjectId];
+    expect(read.map((document) => text(document._id))).toEqual(expected.map(text));
+    expect(read.map((document) => document.version)).toEqual(expected.map((id) => (id === ids[3] ? 2 : text(id) === text({ b: 0 }) ? 3 : 1)));
   });
 });

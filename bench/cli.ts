@@ -9,6 +9,7 @@ import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
 import { stackDown, stackIsAnswering, stackUp } from '../infra/stack/stack';
 import { createControlTable, createReportingTable, dropTable, localDynamo, localKafka } from '../test/support/local-clients';
+import { createServedTopics } from '../test/support/test-topics';
 import { uniqueName } from '../test/support/unique-name';
 import { codecBenchmark } from './codec-bench';
 import { runConnector } from './connector-phase';
@@ -213,11 +214,8 @@ async function snapshotBenchmark(): Promise<boolean> {
     await collection.insertMany(Array.from({ length: Math.min(1000, total - index) }, (_, offset) => document(index + offset)));
   }
   const kafka = localKafka('bench-snapshot');
-  const admin = kafka.admin();
-  await admin.connect();
   const topics = { produce: uniqueName('bench-snap-produce'), snapshot: uniqueName('bench-snap'), latency: uniqueName('bench-snap-latency') };
-  await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
-  await admin.disconnect();
+  await createServedTopics(kafka, Object.values(topics), 3);
   const tables: string[] = [];
   const phase = async (name: string, topic: string, extra: Record<string, unknown> = {}, nodeFlags: string[] = []) => {
     const table = uniqueName('bench-snap-control');

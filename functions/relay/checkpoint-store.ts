@@ -171,7 +171,7 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
           ':position': s(positionKey(update.lastEvent)),
         }
       : {};
-    await this.fenced(lease, 'save the checkpoint', {
+    await fencedUpdate(this.client, this.table, lease, 'save the checkpoint', {
       UpdateExpression: [
         'SET resumeKind = :resumeKind, resumeValue = :resumeValue, updatedAt = :updatedAt, leaseExpiresAt = :expiresAt',
         update.lastEvent
@@ -192,14 +192,14 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
   }
 
   async markStalled(lease: Lease, code: string, reason: string): Promise<void> {
-    await this.fenced(lease, 'mark the stream stalled', {
+    await fencedUpdate(this.client, this.table, lease, 'mark the stream stalled', {
       UpdateExpression: 'SET stalledCode = :code, stalledReason = :reason, stalledAt = :at',
       ExpressionAttributeValues: { ':code': s(code), ':reason': s(reason), ':at': s(new Date().toISOString()) },
     });
   }
 
   async markStopped(lease: Lease, reason: string): Promise<void> {
-    await this.fenced(lease, 'mark the stream stopped', {
+    await fencedUpdate(this.client, this.table, lease, 'mark the stream stopped', {
       UpdateExpression: 'SET stoppedReason = :reason, stoppedAt = :at',
       ExpressionAttributeValues: { ':reason': s(reason), ':at': s(new Date().toISOString()) },
     });
@@ -207,7 +207,7 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
 
   async release(lease: Lease): Promise<void> {
     try {
-      await this.fenced(lease, 'release the lease', {
+      await fencedUpdate(this.client, this.table, lease, 'release the lease', {
         UpdateExpression: 'REMOVE leaseOwner SET leaseExpiresAt = :zero',
         ExpressionAttributeValues: { ':zero': n(0) },
       });
@@ -276,35 +276,34 @@ export class DynamoCheckpointStore implements CheckpointStore, OperatorActions {
         throw error;
       });
   }
+}
 
-  private async fenced(
-    lease: Lease,
-    what: string,
-    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> },
-  ): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { streamId: s(lease.streamId) },
-          UpdateExpression: update.UpdateExpression,
-          ConditionExpression: 'leaseOwner = :leaseOwner AND leaseEpoch = :leaseEpoch',
-          ExpressionAttributeValues: {
-            ...update.ExpressionAttributeValues,
-            ':leaseOwner': s(lease.owner),
-            ':leaseEpoch': n(lease.epoch),
-          },
-        }),
+/** The lease holder's conditional update of its control item: it fails with LEASE_LOST once another owner took over. */
+export async function fencedUpdate(
+  client: DynamoDBClient,
+  table: string,
+  lease: Lease,
+  what: string,
+  update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, AttributeValue> },
+): Promise<void> {
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { streamId: s(lease.streamId) },
+        UpdateExpression: update.UpdateExpression,
+        ConditionExpression: 'leaseOwner = :leaseOwner AND leaseEpoch = :leaseEpoch',
+        ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':leaseOwner': s(lease.owner), ':leaseEpoch': n(lease.epoch) },
+      }),
+    );
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) {
+      throw new CdcError(
+        'LEASE_LOST',
+        `could not ${what} for stream "${lease.streamId}": lease epoch ${lease.epoch} of ${lease.owner} is no longer current`,
+        { cause: error },
       );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new CdcError(
-          'LEASE_LOST',
-          `could not ${what} for stream "${lease.streamId}": lease epoch ${lease.epoch} of ${lease.owner} is no longer current`,
-          { cause: error },
-        );
-      }
-      throw error;
     }
+    throw error;
   }
 }

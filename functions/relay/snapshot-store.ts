@@ -6,7 +6,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CdcError } from '../../shared/errors';
-import type { Lease } from './checkpoint-store';
+import { fencedUpdate, type Lease } from './checkpoint-store';
 import type { KeyCursor } from './snapshot-plan';
 
 /** An operator's (or the first run's) request for a snapshot, waiting for the relay to pick it up. */
@@ -146,48 +146,24 @@ export class DynamoSnapshotStore implements SnapshotStore {
   }
 
   async startSnapshot(lease: Lease, progress: SnapshotProgress, leaseExpiresAt: number): Promise<void> {
-    await this.fenced(lease, 'start the snapshot', 'SET snapshotProgress = :progress, leaseExpiresAt = :expiresAt REMOVE snapshotRequest', {
-      ':progress': s(JSON.stringify(progress)),
-      ':expiresAt': n(leaseExpiresAt),
+    await fencedUpdate(this.client, this.table, lease, 'start the snapshot', {
+      UpdateExpression: 'SET snapshotProgress = :progress, leaseExpiresAt = :expiresAt REMOVE snapshotRequest',
+      ExpressionAttributeValues: { ':progress': s(JSON.stringify(progress)), ':expiresAt': n(leaseExpiresAt) },
     });
   }
 
   async saveSnapshot(lease: Lease, progress: SnapshotProgress, leaseExpiresAt: number): Promise<void> {
-    await this.fenced(lease, 'save snapshot progress', 'SET snapshotProgress = :progress, leaseExpiresAt = :expiresAt', {
-      ':progress': s(JSON.stringify(progress)),
-      ':expiresAt': n(leaseExpiresAt),
+    await fencedUpdate(this.client, this.table, lease, 'save snapshot progress', {
+      UpdateExpression: 'SET snapshotProgress = :progress, leaseExpiresAt = :expiresAt',
+      ExpressionAttributeValues: { ':progress': s(JSON.stringify(progress)), ':expiresAt': n(leaseExpiresAt) },
     });
   }
 
   async finishSnapshot(lease: Lease, run: SnapshotRun, leaseExpiresAt: number): Promise<void> {
-    await this.fenced(
-      lease,
-      'record the finished snapshot',
-      'SET snapshotRuns = list_append(if_not_exists(snapshotRuns, :empty), :run), leaseExpiresAt = :expiresAt REMOVE snapshotProgress',
-      { ':run': { L: [runItem(run)] }, ':empty': { L: [] }, ':expiresAt': n(leaseExpiresAt) },
-    );
-  }
-
-  private async fenced(lease: Lease, what: string, expression: string, values: Record<string, AttributeValue>): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { streamId: s(lease.streamId) },
-          UpdateExpression: expression,
-          ConditionExpression: 'leaseOwner = :leaseOwner AND leaseEpoch = :leaseEpoch',
-          ExpressionAttributeValues: { ...values, ':leaseOwner': s(lease.owner), ':leaseEpoch': n(lease.epoch) },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        throw new CdcError(
-          'LEASE_LOST',
-          `could not ${what} for stream "${lease.streamId}": lease epoch ${lease.epoch} of ${lease.owner} is no longer current`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
+    await fencedUpdate(this.client, this.table, lease, 'record the finished snapshot', {
+      UpdateExpression:
+        'SET snapshotRuns = list_append(if_not_exists(snapshotRuns, :empty), :run), leaseExpiresAt = :expiresAt REMOVE snapshotProgress',
+      ExpressionAttributeValues: { ':run': { L: [runItem(run)] }, ':empty': { L: [] }, ':expiresAt': n(leaseExpiresAt) },
+    });
   }
 }

@@ -1,16 +1,13 @@
 'use strict';
-// The local runtime (infra/local/cli.ts and everything it imports) bundled into one CommonJS file with esbuild, rebuilt
-// only when a source file changed. Loading one bundle takes about a third of the CPU time of loading the TypeScript
+// The local runtime (infra/local/cli.ts) and the ops CLI (infra/ops/cli.ts), each with everything it imports, bundled
+// into one CommonJS file with esbuild, rebuilt only when a source file changed. Loading one bundle takes about a third of the CPU time of loading the TypeScript
 // through tsx (its loader thread, esbuild transforms and thousands of module lookups), which on a busy machine is
 // seconds of every start, before anything can relay.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join, resolve } = require('node:path');
 
 const projectRoot = resolve(__dirname, '..', '..');
-const entry = resolve(projectRoot, 'infra', 'local', 'cli.ts');
 const cacheDir = resolve(projectRoot, 'node_modules', '.cache', 'mongo-cdc');
-const bundlePath = join(cacheDir, 'local-runtime.cjs');
-const manifestPath = join(cacheDir, 'local-runtime.json');
 // npm rewrites it on every install, so a changed dependency tree rebuilds the bundle too.
 const installedTree = resolve(projectRoot, 'node_modules', '.package-lock.json');
 // The MongoDB driver's optional add-ons, loaded in try/catch only when configured: left as run-time requires.
@@ -24,8 +21,13 @@ const mtime = (path) => {
   }
 };
 
+/** A bundle's entry point and where it and its manifest (what it was built from, and when) are kept. */
+function bundleOf(name, entry, label) {
+  return { name, label, entry: resolve(projectRoot, entry), bundlePath: join(cacheDir, `${name}.cjs`), manifestPath: join(cacheDir, `${name}.json`) };
+}
+
 /** True when the bundle exists and no project file it was built from (nor the installed dependencies) changed since. */
-function isFresh() {
+function isFresh({ bundlePath, manifestPath }) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -40,8 +42,8 @@ function isFresh() {
   });
 }
 
-function build(say) {
-  say('preparing the local runtime (bundling its TypeScript once; again only after a change)...');
+function build({ label, entry, bundlePath, manifestPath }, say) {
+  say(`preparing the ${label} (bundling its TypeScript once; again only after a change)...`);
   // Loaded only here: a start with a fresh bundle never pays for it.
   const esbuild = require('esbuild');
   mkdirSync(cacheDir, { recursive: true });
@@ -68,20 +70,29 @@ function build(say) {
   writeFileSync(manifestPath, `${JSON.stringify({ node: process.version, projectRoot, builtAt, installedTree: mtime(installedTree) ?? 0, sources })}\n`);
 }
 
+function freshBundle(target, say) {
+  if (!isFresh(target)) {
+    try {
+      build(target, say);
+    } catch (error) {
+      rmSync(`${target.bundlePath}.${process.pid}.draft`, { force: true });
+      throw error;
+    }
+  }
+  return target.bundlePath;
+}
+
 /**
  * The path of an up-to-date bundle of the local runtime, built first when missing or stale (or the checkout moved). Its
  * paths resolve as from the sources (the bundle's own __dirname is not used for them: see infra/stack/stack-settings.ts).
  */
 function localRuntimeBundle(say = (text) => process.stderr.write(`${text}\n`)) {
-  if (!isFresh()) {
-    try {
-      build(say);
-    } catch (error) {
-      rmSync(`${bundlePath}.${process.pid}.draft`, { force: true });
-      throw error;
-    }
-  }
-  return bundlePath;
+  return freshBundle(bundleOf('local-runtime', 'infra/local/cli.ts', 'local runtime'), say);
 }
 
-module.exports = { localRuntimeBundle, bundlePath };
+/** The same for the ops CLI (`npx mongo-cdc`), whose every command would otherwise first compile its TypeScript. */
+function opsCliBundle(say = (text) => process.stderr.write(`${text}\n`)) {
+  return freshBundle(bundleOf('ops-cli', 'infra/ops/cli.ts', 'mongo-cdc command line'), say);
+}
+
+module.exports = { localRuntimeBundle, opsCliBundle };

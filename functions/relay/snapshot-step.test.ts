@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
@@ -62,7 +62,8 @@ class MemoryReader implements ChunkReader {
     if (cursor.bracket !== 2) return { documents: [], next: { bracket: cursor.bracket + 1 } };
     const after = cursor.after === undefined ? -Infinity : Number(JSON.parse(cursor.after).$numberInt);
     const documents = this.documents.filter((document) => (document._id as number) > after).slice(0, limit);
-    return { documents, next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
+    // As the server sends them: BSON bytes.
+    return { documents: documents.map((document) => Buffer.from(BSON.serialize(document))), next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
   }
 }
 

@@ -4,11 +4,11 @@ import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import type { Lease } from './checkpoint-store';
-import type { OutgoingRecord, RecordProducer } from './record-producer';
+import type { RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
 import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
 import type { Chunk, ChunkReader, ReadPoint } from './snapshot-reader';
-import { recordsForCopy } from './snapshot-records';
+import { CopyEncoder } from './snapshot-records';
 import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
 import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
 
@@ -141,14 +141,10 @@ export class SnapshotStep {
       if (chunk.bracketUnsupported) {
         this.logger.warn({ event: 'relay.snapshot-bracket-unsupported', streamId: this.stream.id, namespace: current, bracket: chunk.bracketUnsupported });
       }
-      const records: OutgoingRecord[] = [];
-      for (const document of chunk.documents) {
-        const encoded = recordsForCopy(document, { db, coll }, at, progress.id, this.stream, this.maxRecordBytes);
-        records.push(...encoded.records);
-        bytes += encoded.bytes;
-        if (encoded.deadLettered) deadLettered++;
-        if (encoded.trimmed) trimmed++;
-      }
+      const { records, ...counts } = new CopyEncoder({ db, coll }, at, progress.id, this.stream, this.maxRecordBytes).encode(chunk.documents);
+      bytes += counts.bytes;
+      deadLettered += counts.deadLettered;
+      trimmed += counts.trimmed;
       if (records.length > 0) {
         const produceStarted = this.now();
         try {

@@ -103,10 +103,8 @@ export class BsonCanonicalJsonWriter {
   }
 
   /** Appends bytes that are already JSON text (the fixed parts of a record). */
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.out.set(bytes, this.at);
-    this.at += bytes.length;
+  raw(bytes: Buffer): void {
+    this.copy(bytes, 0, bytes.length);
   }
 
   private byte(value: number): void {
@@ -357,16 +355,6 @@ export class BsonCanonicalJsonWriter {
 
   /** Where a value of the given type ends. */
   private skip(source: Buffer, type: number, position: number, end: number): number {
-    const int32At = (at: number) => {
-      this.need(at + 4, end);
-      return source.readInt32LE(at);
-    };
-    const cstringEnd = (at: number) => {
-      let index = at;
-      while (index < end && source[index] !== 0) index++;
-      if (index >= end) throw new NeedsObjectPath('cstring not terminated');
-      return index + 1;
-    };
     let after: number;
     switch (type) {
       case 0x01: // double
@@ -376,11 +364,11 @@ export class BsonCanonicalJsonWriter {
         after = position + 8;
         break;
       case 0x02: // string
-        after = position + 4 + int32At(position);
+        after = position + 4 + this.int32At(source, position, end);
         break;
       case 0x03: // document
       case 0x04: // array
-        after = position + int32At(position);
+        after = position + this.int32At(source, position, end);
         break;
       case 0x07: // ObjectId
         after = position + 12;
@@ -395,7 +383,7 @@ export class BsonCanonicalJsonWriter {
         after = position + 4;
         break;
       case 0x05: // binary: int32 length, subtype, bytes
-        after = position + 4 + 1 + int32At(position);
+        after = position + 4 + 1 + this.int32At(source, position, end);
         break;
       case 0x06: // undefined
       case 0x7f: // MaxKey
@@ -403,17 +391,17 @@ export class BsonCanonicalJsonWriter {
         after = position;
         break;
       case 0x0b: // regular expression: pattern and options cstrings
-        after = cstringEnd(cstringEnd(position));
+        after = this.cstringEnd(source, this.cstringEnd(source, position, end), end);
         break;
       case 0x0c: // DBPointer: string, 12-byte id
-        after = position + 4 + int32At(position) + 12;
+        after = position + 4 + this.int32At(source, position, end) + 12;
         break;
       case 0x0d: // JavaScript code
       case 0x0e: // symbol
-        after = position + 4 + int32At(position);
+        after = position + 4 + this.int32At(source, position, end);
         break;
       case 0x0f: // code with scope: int32 total length
-        after = position + int32At(position);
+        after = position + this.int32At(source, position, end);
         break;
       case 0x13: // Decimal128
         after = position + 16;
@@ -423,6 +411,19 @@ export class BsonCanonicalJsonWriter {
     }
     if (after < position || after > end) throw new NeedsObjectPath('value length out of range');
     return after;
+  }
+
+  private int32At(source: Buffer, position: number, end: number): number {
+    this.need(position + 4, end);
+    return source.readInt32LE(position);
+  }
+
+  /** The position after the C string (NUL-terminated) at `position`. */
+  private cstringEnd(source: Buffer, position: number, end: number): number {
+    let index = position;
+    while (index < end && source[index] !== 0) index++;
+    if (index >= end) throw new NeedsObjectPath('cstring not terminated');
+    return index + 1;
   }
 
   /**

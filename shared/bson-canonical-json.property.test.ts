@@ -147,7 +147,7 @@ describe('BSON bytes to canonical Extended JSON', () => {
   });
 
   it('writes NUL and every control character inside strings as JSON.stringify does', () => {
-    const text = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('') + '"\\\u007f\u2028é😀';
+    const text = `${Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('')}"\\\u007f\u2028é😀`;
     const bytes = Buffer.from(BSON.serialize({ s: text }));
     expect(written(bytes)).toBe(stringifyCanonical(objectPath(bytes)));
   });

@@ -25,7 +25,18 @@ const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 const HEX = Buffer.from('0123456789abcdef', 'latin1');
 /** JSON.stringify's short escapes; every other byte below 0x20 becomes \u00xx. */
-const SHORT_ESCAPES: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72 };
+const SHORT_ESCAPES = new Uint8Array(0x60);
+for (const [byte, letter] of [
+  [0x08, 'b'],
+  [0x09, 't'],
+  [0x0a, 'n'],
+  [0x0c, 'f'],
+  [0x0d, 'r'],
+  [QUOTE, '"'],
+  [BACKSLASH, '\\'],
+] as const) {
+  SHORT_ESCAPES[byte] = letter.charCodeAt(0);
+}
 /** Dates bson turns into a valid JavaScript Date (whose getTime() is the stored value); others become Invalid Date. */
 const MAX_DATE_MS = 8.64e15;
 const TWO_32 = 2 ** 32;
@@ -151,8 +162,8 @@ export class BsonCanonicalJsonWriter {
       copyFrom = index + 1;
       this.ensure(6);
       this.out[this.at++] = BACKSLASH;
-      const short = byte === QUOTE || byte === BACKSLASH ? byte : SHORT_ESCAPES[byte];
-      if (short !== undefined) {
+      const short = SHORT_ESCAPES[byte] as number;
+      if (short !== 0) {
         this.out[this.at++] = short;
       } else {
         this.out[this.at++] = 0x75;

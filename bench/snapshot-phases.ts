@@ -43,9 +43,15 @@ function stream(extra: Record<string, unknown> = {}) {
 /** When the copy finished, and the process's CPU time then: the phase is timed to the copy, not to the invocation. */
 let copyFinished: { at: number; cpu: NodeJS.CpuUsage } | undefined;
 const phaseCpu = process.cpuUsage();
+/** Wall time the chunks spent reading, producing and saving progress (from their relay.snapshot-chunk lines). */
+const chunkTimes = { chunks: 0, readMs: 0, produceMs: 0, checkpointMs: 0, chunkMs: 0 };
 const quietButFinish: Logger = {
   ...quiet,
   info(event) {
+    if (event.event === 'relay.snapshot-chunk') {
+      chunkTimes.chunks++;
+      for (const key of ['readMs', 'produceMs', 'checkpointMs', 'chunkMs'] as const) chunkTimes[key] += Number(event[key] ?? 0);
+    }
     if (event.event === 'relay.snapshot-finished') copyFinished = { at: Date.now(), cpu: process.cpuUsage(phaseCpu) };
   },
 };
@@ -122,7 +128,7 @@ async function main(): Promise<void> {
     documents = await runSnapshot(mongo);
     if (!copyFinished) throw new Error('the snapshot never logged relay.snapshot-finished');
     const { at, cpu: cpuUsed } = copyFinished;
-    console.log(JSON.stringify({ events: documents, ms: at - started, cpuMicros: cpuUsed.user + cpuUsed.system, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+    console.log(JSON.stringify({ events: documents, ms: at - started, cpuMicros: cpuUsed.user + cpuUsed.system, maxRssBytes: process.resourceUsage().maxRSS * 1024, chunkTimes }));
     await mongo.close();
     return;
   } else {

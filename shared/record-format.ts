@@ -141,18 +141,47 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
   const keySource = fields.documentKey ?? (known ? { ns: known } : {});
   // The version a sink will compare: refused here when the ordinal cannot be one, rather than in every sink.
   positionAt(fields.clusterTime, meta.ordinal);
-  const cdc = {
-    v: FORMAT_VERSION,
-    ordinal: meta.ordinal,
-    ...(meta.trimmed ? { trimmed: true } : {}),
-    ...(meta.snapshot !== undefined ? { snapshot: meta.snapshot } : {}),
-  };
-  const headers = meta.snapshot === undefined ? CHANGE_HEADERS : { ...CHANGE_HEADERS, [HEADERS.snapshot]: meta.snapshot };
+  const cdc = cdcMember(meta);
+  const headers = meta.snapshot === undefined ? CHANGE_HEADERS : snapshotHeaders(meta.snapshot);
   return {
     key: Buffer.from(canonical(keySource), 'utf8'),
     // The event written as it is with `_cdc` appended: the same text as { ...event, _cdc } without copying the event.
     value: Buffer.from(stringifyCanonicalWithMember(fields, '_cdc', cdc), 'utf8'),
     headers,
+  };
+}
+
+/** The `_cdc` member every record's value ends with. */
+function cdcMember(meta: RecordMeta) {
+  return {
+    v: FORMAT_VERSION,
+    ordinal: meta.ordinal,
+    ...(meta.trimmed ? { trimmed: true } : {}),
+    ...(meta.snapshot !== undefined ? { snapshot: meta.snapshot } : {}),
+  };
+}
+
+/** The headers of a snapshot copy: the format version and the snapshot id. One object can serve a whole chunk. */
+export function snapshotHeaders(snapshot: string): Readonly<Record<string, string>> {
+  return Object.freeze({ ...CHANGE_HEADERS, [HEADERS.snapshot]: snapshot });
+}
+
+/**
+ * The fixed text around a copied document's `_id` and body: a copy's key is `key[0] + ID + key[1]` and its value
+ * `value[0] + ID + value[1] + DOCUMENT + value[2]`, where ID and DOCUMENT are the canonical Extended JSON of the
+ * document's `_id` and of the document. The very text encodeChangeEvent writes for the insert-shaped event of a
+ * copy (see snapshot-records.ts), which the tests hold it to; for writers that produce ID and DOCUMENT themselves.
+ */
+export function copyRecordFrame(
+  clusterTime: Timestamp,
+  namespace: { readonly db: string; readonly coll: string },
+  meta: RecordMeta,
+): { key: [string, string]; value: [string, string, string] } {
+  positionAt(clusterTime, meta.ordinal);
+  const head = `{"operationType":"insert","clusterTime":${canonical(clusterTime)},"ns":${canonical({ db: namespace.db, coll: namespace.coll })}`;
+  return {
+    key: ['{"_id":', '}'],
+    value: [`${head},"documentKey":{"_id":`, '},"fullDocument":', `,"_cdc":${canonical(cdcMember(meta))}}`],
   };
 }
 

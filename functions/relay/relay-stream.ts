@@ -292,6 +292,10 @@ async function copySnapshotTurn(run: RelayRun, share: SnapshotShare, liveQuiet: 
     share.snapshotTook(run.now() - chunkStarted);
     chunks++;
   }
+  // The turn's last progress save ran beside nothing: wait for it before the live stream writes its checkpoint.
+  const settleStarted = run.now();
+  await run.snapshot?.settle();
+  share.snapshotTook(run.now() - settleStarted);
 }
 
 /**

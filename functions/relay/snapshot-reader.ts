@@ -1,4 +1,5 @@
-import { type Document, type Long, type MongoClient, MongoServerError, Timestamp } from 'mongodb';
+import { BSON, type Document, type Long, type MongoClient, MongoServerError, Timestamp } from 'mongodb';
+import { RAW_VALUES } from './snapshot-records';
 import { advance, chunkFilter, type KeyCursor, TYPE_BRACKETS } from './snapshot-plan';
 
 /** The time a chunk's copy is valid from: its version. `fromServer` says whether the server reported it. */
@@ -9,7 +10,8 @@ export interface ReadPoint {
 }
 
 export interface Chunk {
-  readonly documents: Document[];
+  /** The documents as the server sent them (BSON bytes): the snapshot encodes them without building objects. */
+  readonly documents: readonly Buffer[];
   /** Where the next chunk of this collection starts. */
   readonly next: KeyCursor;
   /** The server rejected the bracket's `$type` alias (the local stand-in lacks the deprecated ones). */
@@ -24,8 +26,8 @@ export interface ChunkReader {
   hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
 }
 
-/** Values keep their BSON types (Int32 stays Int32, Int64 stays Long), exactly as the change stream reads them. */
-const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true } as const;
+/** The reply's documents stay BSON bytes (slices of the reply); everything else in it is read as usual. */
+const RAW_DOCUMENTS = { ...RAW_VALUES, fieldsAsRaw: { firstBatch: true } } as const;
 
 /** MongoDB's own wording (BadValue) for a `$type` alias the server does not know. */
 const UNKNOWN_TYPE_ALIAS = /Unknown type name alias/;
@@ -77,14 +79,14 @@ export class MongoChunkReader implements ChunkReader {
     Object.assign(command, readConcernAfter(at));
     let reply: Document;
     try {
-      reply = await this.client.db(namespace.db).command(command, RAW_VALUES);
+      reply = await this.client.db(namespace.db).command(command, RAW_DOCUMENTS);
     } catch (error) {
       if (error instanceof MongoServerError && cursor.after === undefined && UNKNOWN_TYPE_ALIAS.test(error.message)) {
         return { documents: [], next: { bracket: cursor.bracket + 1 }, bracketUnsupported: TYPE_BRACKETS[cursor.bracket]?.name ?? '' };
       }
       throw error;
     }
-    const documents = (reply.cursor?.firstBatch ?? []) as Document[];
+    const documents = (reply.cursor?.firstBatch ?? []) as Buffer[];
     const cursorId = reply.cursor?.id as Long | number | undefined;
     const more = cursorId !== undefined && Number(cursorId) !== 0;
     if (more) {
@@ -95,6 +97,8 @@ export class MongoChunkReader implements ChunkReader {
         .catch(() => undefined);
     }
     const last = documents.at(-1);
-    return { documents, next: advance(cursor, last?._id, documents.length === limit || more) };
+    // The next chunk starts after the last _id, read as the object path reads it.
+    const lastId = last === undefined ? undefined : (BSON.deserialize(last, RAW_VALUES) as Document)._id;
+    return { documents, next: advance(cursor, lastId, documents.length === limit || more) };
   }
 }

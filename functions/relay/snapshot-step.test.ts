@@ -1,4 +1,4 @@
-import type { Document } from 'mongodb';
+import { BSON, type Document } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
@@ -62,7 +62,8 @@ class MemoryReader implements ChunkReader {
     if (cursor.bracket !== 2) return { documents: [], next: { bracket: cursor.bracket + 1 } };
     const after = cursor.after === undefined ? -Infinity : Number(JSON.parse(cursor.after).$numberInt);
     const documents = this.documents.filter((document) => (document._id as number) > after).slice(0, limit);
-    return { documents, next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
+    // As the server sends them: BSON bytes.
+    return { documents: documents.map((document) => Buffer.from(BSON.serialize(document))), next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
   }
 }
 
@@ -151,11 +152,78 @@ describe('snapshot step decisions', () => {
     expect(metrics.total('KafkaProduceErrors')).toBe(1);
   });
 
-  it('stops with LEASE_LOST when the progress write is fenced off', async () => {
+  it('stops with LEASE_LOST when the progress write is fenced off, at the end of the turn', async () => {
     const { store, step } = build(25);
     await step.begin(true);
     store.loseLease = true;
-    await expect(step.copyChunk(() => true)).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    await step.copyChunk(() => true);
+    await expect(step.settle()).rejects.toMatchObject({ code: 'LEASE_LOST' });
+  });
+
+  it('stops with LEASE_LOST at the next chunk, which is sent but never saved: at most one chunk more reaches Kafka', async () => {
+    // Prepare
+    const { store, producer, step } = build(25);
+    await step.begin(true);
+    store.loseLease = true;
+
+    // Act
+    await step.copyChunk(() => true);
+    const next = step.copyChunk(() => true);
+
+    // Assess
+    await expect(next).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    expect(producer.sent).toHaveLength(20);
+    expect(store.record.running?.copied ?? 0).toBe(0);
+    await expect(step.settle()).resolves.toBeUndefined();
+  });
+
+  it('saves a chunk\'s progress only after Kafka acknowledged it, beside the next chunk\'s produce, one save at a time', async () => {
+    // Prepare: Kafka acknowledges only when told; a save completes only when told.
+    const { store, producer, step } = build(35);
+    await step.begin(true);
+    const acks: (() => void)[] = [];
+    producer.send = (records) => {
+      producer.sent.push(...records);
+      return new Promise<void>((resolve) => acks.push(resolve));
+    };
+    const saveDone: (() => void)[] = [];
+    const events: string[] = [];
+    const save = store.saveSnapshot.bind(store);
+    store.saveSnapshot = async (lease_: Lease, progress: SnapshotProgress) => {
+      events.push(`save ${progress.copied} started`);
+      await new Promise<void>((resolve) => saveDone.push(resolve));
+      await save(lease_, progress);
+      events.push(`save ${progress.copied} done`);
+    };
+    const settleAll = async () => {
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    // Act: first chunk
+    const first = step.copyChunk(() => true);
+    await settleAll();
+    expect(events).toEqual([]);
+    acks.shift()?.();
+    await first;
+    expect(events).toEqual(['save 10 started']);
+
+    // The second chunk goes to Kafka while the first chunk's save runs; its own save waits for both.
+    const second = step.copyChunk(() => true);
+    await settleAll();
+    expect(producer.sent).toHaveLength(20);
+    expect(events).toEqual(['save 10 started']);
+    saveDone.shift()?.();
+    await settleAll();
+    expect(events).toEqual(['save 10 started', 'save 10 done']);
+    acks.shift()?.();
+    await second;
+    expect(events).toEqual(['save 10 started', 'save 10 done', 'save 20 started']);
+    const settled = step.settle();
+    saveDone.shift()?.();
+    await settled;
+
+    // Assess
+    expect(store.saves.map((progress) => progress.copied)).toEqual([10, 20]);
   });
 
   it('resumes a running snapshot where its progress stands', async () => {

@@ -4,11 +4,11 @@ import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import type { Lease } from './checkpoint-store';
-import type { OutgoingRecord, RecordProducer } from './record-producer';
+import type { RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
 import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
 import type { Chunk, ChunkReader, ReadPoint } from './snapshot-reader';
-import { recordsForCopy } from './snapshot-records';
+import { CopyEncoder, type EncodedCopies } from './snapshot-records';
 import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
 import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
 
@@ -24,6 +24,13 @@ export interface SnapshotDeps {
 export interface ChunkResult {
   readonly documents: number;
   readonly finished: boolean;
+}
+
+/** A chunk as read, with its records already encoded (a chunk read ahead is encoded as soon as it arrives). */
+interface ReadChunk {
+  readonly at: ReadPoint;
+  readonly chunk: Chunk;
+  readonly encoded: EncodedCopies;
 }
 
 /** Which chunk a read ahead is for: the snapshot, the collection and the cursor in it. */
@@ -42,8 +49,13 @@ export function newSnapshotId(now: Date): string {
  */
 export class SnapshotStep {
   private progress: SnapshotProgress | undefined;
-  /** The next chunk of the current collection, read while this one is produced (see `readAhead`). */
-  private ahead: { key: string; reading: Promise<{ at: ReadPoint; chunk: Chunk }> } | undefined;
+  /** The next chunk of the current collection, read and encoded while this one is produced (see `readAhead`). */
+  private ahead: { key: string; reading: Promise<ReadChunk> } | undefined;
+  /**
+   * The last chunk's progress save, still running: it runs beside the next chunk's produce (that chunk is only sent,
+   * never saved, before this save is done) and every turn ends by waiting for it (`settle`).
+   */
+  private saving: Promise<void> | undefined;
   private readonly documentFilter: Document | undefined;
   private readonly notApplied: string[];
 
@@ -113,8 +125,10 @@ export class SnapshotStep {
   }
 
   /**
-   * Copies one chunk (skipping empty type brackets and empty collections on the way, while there is time) and saves
-   * the progress after Kafka acknowledged it. Throws KAFKA_PRODUCE_FAILED (nothing saved) or LEASE_LOST.
+   * Copies one chunk (skipping empty type brackets and empty collections on the way, while there is time) and starts
+   * saving the progress once Kafka acknowledged it; the save runs beside the next chunk's produce, and `settle` waits
+   * for it. Throws KAFKA_PRODUCE_FAILED (this chunk's progress not saved) or LEASE_LOST (from this or the previous
+   * chunk's save: with a lost lease at most this one chunk more reached Kafka, a repeat the sinks absorb by version).
    */
   async copyChunk(hasTime: () => boolean): Promise<ChunkResult> {
     let progress = this.progress;
@@ -123,6 +137,7 @@ export class SnapshotStep {
     let documents = 0;
     let readMs = 0;
     let produceMs = 0;
+    let checkpointMs = 0;
     let bytes = 0;
     let deadLettered = 0;
     let trimmed = 0;
@@ -133,7 +148,7 @@ export class SnapshotStep {
       if (current === undefined) break;
       const [db, coll] = splitNamespace(current);
       const readStarted = this.now();
-      const { at, chunk } = await this.readChunk(progress, db, coll);
+      const { at, chunk, encoded } = await this.readChunk(progress, db, coll);
       readMs += this.now() - readStarted;
       // Read the next chunk of this collection while this one goes to Kafka: reading and producing overlap.
       if (!isFinished(chunk.next) && chunk.documents.length > 0 && hasTime()) this.readAhead({ ...progress, cursor: chunk.next }, db, coll);
@@ -141,24 +156,31 @@ export class SnapshotStep {
       if (chunk.bracketUnsupported) {
         this.logger.warn({ event: 'relay.snapshot-bracket-unsupported', streamId: this.stream.id, namespace: current, bracket: chunk.bracketUnsupported });
       }
-      const records: OutgoingRecord[] = [];
-      for (const document of chunk.documents) {
-        const encoded = recordsForCopy(document, { db, coll }, at, progress.id, this.stream, this.maxRecordBytes);
-        records.push(...encoded.records);
-        bytes += encoded.bytes;
-        if (encoded.deadLettered) deadLettered++;
-        if (encoded.trimmed) trimmed++;
-      }
-      if (records.length > 0) {
+      bytes += encoded.bytes;
+      deadLettered += encoded.deadLettered;
+      trimmed += encoded.trimmed;
+      if (encoded.records.length > 0) {
         const produceStarted = this.now();
-        try {
-          await this.producer.send(records);
-        } catch (error) {
+        let producedAt = produceStarted;
+        let savedAt = produceStarted;
+        // The previous chunk's progress save finishes beside this chunk's produce.
+        const [sent, saved] = await Promise.allSettled([
+          this.producer.send(encoded.records).then(() => {
+            producedAt = this.now();
+          }),
+          this.settle().then(() => {
+            savedAt = this.now();
+          }),
+        ]);
+        if (saved.status === 'rejected') throw saved.reason;
+        if (sent.status === 'rejected') {
+          const error = sent.reason as Error;
           this.metrics.add('KafkaProduceErrors', 'Count', 1);
-          this.logger.error({ event: 'relay.snapshot-produce-failed', streamId: this.stream.id, snapshotId: progress.id, namespace: current, documents: chunk.documents.length, error: (error as Error).message });
+          this.logger.error({ event: 'relay.snapshot-produce-failed', streamId: this.stream.id, snapshotId: progress.id, namespace: current, documents: chunk.documents.length, error: error.message });
           throw new CdcError('KAFKA_PRODUCE_FAILED', `Kafka did not acknowledge a snapshot chunk of ${chunk.documents.length} documents for stream "${this.stream.id}"; its progress was not saved`, { cause: error });
         }
-        produceMs += this.now() - produceStarted;
+        produceMs += producedAt - produceStarted;
+        checkpointMs += Math.max(0, savedAt - producedAt);
       }
       documents += chunk.documents.length;
       const namespaceDone = isFinished(chunk.next);
@@ -173,6 +195,7 @@ export class SnapshotStep {
     const finished = progress.current >= progress.namespaces.length;
     const checkpointStarted = this.now();
     if (finished) {
+      await this.settle();
       await this.deps.store.finishSnapshot(
         this.lease,
         {
@@ -188,7 +211,12 @@ export class SnapshotStep {
       );
       this.progress = undefined;
     } else {
-      await this.deps.store.saveSnapshot(this.lease, progress, this.leaseExpiry());
+      // Saves run one at a time, in order: a chunk with nothing to send (an empty bracket) waits for the last save.
+      await this.settle();
+      const saving = this.deps.store.saveSnapshot(this.lease, progress, this.leaseExpiry());
+      // Awaited by the next produce or by `settle`; never an unhandled rejection meanwhile.
+      saving.catch(() => undefined);
+      this.saving = saving;
       this.progress = progress;
     }
     const remaining = Math.max(0, progress.estimated - progress.copied);
@@ -201,7 +229,7 @@ export class SnapshotStep {
       readAt,
       readMs,
       produceMs,
-      checkpointMs: this.now() - checkpointStarted,
+      checkpointMs: checkpointMs + (this.now() - checkpointStarted),
       chunkMs: this.now() - started,
       copied: progress.copied,
       estimated: progress.estimated,
@@ -224,7 +252,7 @@ export class SnapshotStep {
    * reads its own T just before its own documents, so a chunk read ahead and produced later (after live batches
    * relayed newer changes) is still correct: those changes are after its T and supersede it in the sinks.
    */
-  private async readChunk(progress: SnapshotProgress, db: string, coll: string): Promise<{ at: ReadPoint; chunk: Chunk }> {
+  private async readChunk(progress: SnapshotProgress, db: string, coll: string): Promise<ReadChunk> {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead?.key === aheadKey(progress)) return ahead.reading;
@@ -234,24 +262,38 @@ export class SnapshotStep {
     const chunk: Chunk = empty
       ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
       : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
-    return { at, chunk };
+    return { at, chunk, encoded: this.encode(progress, db, coll, at, chunk) };
+  }
+
+  private encode(progress: SnapshotProgress, db: string, coll: string, at: ReadPoint, chunk: Chunk): EncodedCopies {
+    return new CopyEncoder({ db, coll }, at, progress.id, this.stream, this.maxRecordBytes).encode(chunk.documents);
   }
 
   private readAhead(next: SnapshotProgress, db: string, coll: string): void {
     const reading = (async () => {
       const at = await this.deps.reader.readPoint();
-      return { at, chunk: await this.deps.reader.read({ db, coll }, next.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter) };
+      const chunk = await this.deps.reader.read({ db, coll }, next.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
+      // Encoded as soon as it arrives, which is while the current chunk waits for Kafka: CPU work beside that wait.
+      return { at, chunk, encoded: this.encode(next, db, coll, at, chunk) };
     })();
     // Settled when the next chunk takes it, or abandoned at the end of the invocation; never an unhandled rejection.
     reading.catch(() => undefined);
     this.ahead = { key: aheadKey(next), reading };
   }
 
-  /** Waits for a chunk read ahead that no chunk will take (the invocation ends), so no read outlives it. */
+  /** Waits for the last chunk's progress save; the relay calls it at the end of every snapshot turn. */
+  async settle(): Promise<void> {
+    const saving = this.saving;
+    this.saving = undefined;
+    await saving;
+  }
+
+  /** Waits for a chunk read ahead that no chunk will take and for a save (the invocation ends), so none outlives it. */
   async abandon(): Promise<void> {
     const ahead = this.ahead;
     this.ahead = undefined;
     await ahead?.reading.catch(() => undefined);
+    await this.settle().catch(() => undefined);
   }
 
   private describe(progress: SnapshotProgress) {

@@ -1,5 +1,6 @@
 import {
   Binary,
+  BSON,
   Decimal128,
   Double,
   Int32,
@@ -104,7 +105,7 @@ describe('snapshots against real services', () => {
           if (upcoming[0]) await items.updateOne({ _id: upcoming[0]._id }, { $set: { state: 'changed before the read' } });
           if (upcoming[1]) await items.deleteOne({ _id: upcoming[1]._id });
           const chunk = await deps.reader.read(ns, cursor, limit, at, filter);
-          const [, , third, fourth] = chunk.documents;
+          const [, , third, fourth] = chunk.documents.map((bytes) => BSON.deserialize(bytes));
           if (third) await items.updateOne({ _id: third._id }, { $set: { state: 'changed after the read' } });
           if (fourth) await items.deleteOne({ _id: fourth._id });
           touched.push(...upcoming.slice(0, 2).map((document) => String(document.n)));

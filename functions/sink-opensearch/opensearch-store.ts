@@ -3,7 +3,7 @@ import { CdcError } from '../../shared/errors';
 import { inPool } from '../../shared/in-pool';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
+import { BULK_HEADERS, BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
 import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
@@ -14,7 +14,7 @@ export interface OpenSearchStoreOptions {
   /** Optional settings/mappings applied when the sink first writes to an index that does not exist yet. */
   readonly indexBody?: Record<string, unknown>;
   readonly baseBackoffMs: number;
-  /** Writes per `_bulk` request: a batch is sent as sub-bulks of this many (default 100). */
+  /** Writes per `_bulk` request: a batch is sent as sub-bulks of this many (default 250). */
   readonly bulkDocuments?: number;
   /**
    * Sub-bulks in flight at once (default 2), so the sink builds the next request while OpenSearch indexes the last.
@@ -191,7 +191,7 @@ export class OpenSearchStore implements ReportingStore {
     const body = bulkBody(changes, (change) => this.indexFor(change.namespace), documents);
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
-      response = await this.client.request('POST', BULK_PATH, body, signal);
+      response = await this.client.request('POST', BULK_PATH, body, signal, BULK_HEADERS);
     } catch (error) {
       if (remainingMs() < 3_000) throw new CdcError('STORE_UNAVAILABLE', `OpenSearch did not answer: ${(error as Error).message}`, { cause: error });
       return undefined;

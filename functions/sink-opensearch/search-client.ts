@@ -10,7 +10,14 @@ export interface SearchResponse {
 
 /** The one HTTP call the sink makes, so retries and signing stay out of the bulk logic. */
 export interface SearchClient {
-  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD' | 'DELETE', path: string, body?: string, signal?: AbortSignal): Promise<SearchResponse>;
+  /** `headers` are sent as they are, outside any signature (so nothing between the two can break it). */
+  request(
+    method: 'GET' | 'POST' | 'PUT' | 'HEAD' | 'DELETE',
+    path: string,
+    body?: string,
+    signal?: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<SearchResponse>;
 }
 
 export interface SearchClientOptions {
@@ -38,7 +45,7 @@ export function createSearchClient(options: SearchClientOptions): SearchClient {
     return authorization;
   };
   return {
-    async request(method, path, body, signal) {
+    async request(method, path, body, signal, extraHeaders) {
       const url = new URL(path, base);
       let headers: Record<string, string> = { host: url.host };
       if (body !== undefined) headers['content-type'] = path.includes('_bulk') ? 'application/x-ndjson' : 'application/json';
@@ -60,6 +67,7 @@ export function createSearchClient(options: SearchClientOptions): SearchClient {
         });
         headers = signed.headers as Record<string, string>;
       }
+      if (extraHeaders) headers = { ...headers, ...extraHeaders };
       const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
       const text = await response.text();
       let parsed: unknown = text;

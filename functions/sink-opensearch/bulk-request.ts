@@ -13,15 +13,9 @@ import { searchDocumentId, searchDocumentJson } from './search-document';
  * caused_by chain). Every item has a status, so the answer keeps one entry per write, in order. A refusal of the whole
  * request (`{"error": ..., "status": ...}`) keeps its error for the message. Without the filter, each successful item
  * also carries its index, id, version, result, shard counts, sequence number and primary term: ~225 bytes instead of
- * ~25, which OpenSearch writes and compresses and the sink decompresses and parses, 500 times a batch.
+ * ~25, which OpenSearch writes (and compresses, for a client that asks) and the sink reads and parses, 500 times a batch.
  */
 export const BULK_PATH = '/_bulk?filter_path=errors,error,status,items.*.status,items.*.error';
-
-/**
- * Asked uncompressed: a filtered answer is ~25 bytes a write, and each compressed one cost OpenSearch a gzip stream and
- * the sink a gunzip stream per request (fetch asks for gzip unless told otherwise), several µs a write at 100 a request.
- */
-export const BULK_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'accept-encoding': 'identity' });
 
 /** Writes per `_bulk` request (SINK_OPENSEARCH_BULK_DOCUMENTS). */
 export const DEFAULT_BULK_DOCUMENTS = 250;

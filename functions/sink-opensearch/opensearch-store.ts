@@ -3,7 +3,7 @@ import { CdcError } from '../../shared/errors';
 import { inPool } from '../../shared/in-pool';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_HEADERS, BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
+import { BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
 import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
@@ -191,7 +191,7 @@ export class OpenSearchStore implements ReportingStore {
     const body = bulkBody(changes, (change) => this.indexFor(change.namespace), documents);
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
-      response = await this.client.request('POST', BULK_PATH, body, signal, BULK_HEADERS);
+      response = await this.client.request('POST', BULK_PATH, body, signal);
     } catch (error) {
       if (remainingMs() < 3_000) throw new CdcError('STORE_UNAVAILABLE', `OpenSearch did not answer: ${(error as Error).message}`, { cause: error });
       return undefined;

@@ -285,31 +285,49 @@ async function sinksBenchmark(): Promise<boolean> {
   const sinkTable = uniqueName('bench-sink');
   for (const table of [rawTable, ceilingTable, sinkTable]) await createReportingTable(dynamo, table);
   const indexTemplate = uniqueName('bench');
-  const phase = (name: string, label: string, args: Record<string, unknown>) =>
-    attempt(label, () => runPhase(name, { events, db: 'bench', indexTemplate, table: '', ...args }, [], 'sink-phases.ts'));
-  const dynamoRaw = await phase('dynamo-raw', 'DynamoDB raw BatchWriteItem (25/request, 16 in flight)', { table: rawTable });
-  const dynamoCeiling = await phase('dynamo-put-ceiling', 'DynamoDB Local ceiling: conditional PutItem, raw HTTP, 64 in flight', { table: ceilingTable });
-  const dynamoSink = await phase('dynamo-sink', "DynamoDB sink (conditional PutItem, the handler's client, 16 in flight)", { table: sinkTable });
+  // BENCH_CPU_PROF_DIR: a V8 CPU profile of each OpenSearch sink run (NODE_OPTIONS may not carry --cpu-prof).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const phase = (name: string, label: string, args: Record<string, unknown>, nodeFlags: string[] = []) =>
+    attempt(label, () => runPhase(name, { events, db: 'bench', indexTemplate, table: '', ...args }, nodeFlags, 'sink-phases.ts'));
+  // BENCH_SINKS=opensearch (or dynamodb) runs one store's phases only, e.g. while working on that sink.
+  const only = process.env.BENCH_SINKS;
+  if (only !== undefined && only !== 'dynamodb' && only !== 'opensearch') throw new Error(`BENCH_SINKS is "${only}"; use dynamodb or opensearch`);
+  const dynamoOutcomes: Outcome[] = [];
+  if (only !== 'opensearch') {
+    dynamoOutcomes.push(
+      await phase('dynamo-raw', 'DynamoDB raw BatchWriteItem (25/request, 16 in flight)', { table: rawTable }),
+      await phase('dynamo-put-ceiling', 'DynamoDB Local ceiling: conditional PutItem, raw HTTP, 64 in flight', { table: ceilingTable }),
+      await phase('dynamo-sink', "DynamoDB sink (conditional PutItem, the handler's client, 16 in flight)", { table: sinkTable }),
+    );
+  }
   const searchRaws: Outcome[] = [];
   const searchSinks: Outcome[] = [];
-  for (let run = 1; run <= RUNS; run++) {
+  for (let run = 1; only !== 'dynamodb' && run <= RUNS; run++) {
     // Each run writes its own indices, so no run updates what an earlier one wrote.
     searchRaws.push(await phase('search-raw', `OpenSearch raw _bulk (500/request), run ${run}`, { indexTemplate: `${indexTemplate}-r${run}` }));
-    searchSinks.push(await phase('search-sink', `OpenSearch sink (_bulk, external_gte versions), run ${run}`, { indexTemplate: `${indexTemplate}-s${run}` }));
+    searchSinks.push(
+      await phase('search-sink', `OpenSearch sink (_bulk, external_gte versions), run ${run}`, { indexTemplate: `${indexTemplate}-s${run}` }, profile),
+    );
   }
 
-  printTable([dynamoRaw, dynamoCeiling, dynamoSink, ...searchRaws, ...searchSinks]);
-  const sink = resultOf(dynamoSink);
+  printTable([...dynamoOutcomes, ...searchRaws, ...searchSinks]);
   console.log('');
-  console.log(ratio('DynamoDB sink / raw BatchWriteItem', sink, resultOf(dynamoRaw), 'reference: unconditional writes, not a like-for-like ceiling'));
-  console.log(ratio('DynamoDB sink / DynamoDB Local conditional-write ceiling', sink, resultOf(dynamoCeiling), 'the most a conditional-write sink can reach here'));
-  if (sink) console.log(`DynamoDB sink CPU per applied item = ${(cpuPerEvent(sink) / 1000).toFixed(2)} ms  (target <= 0.5)`);
-  console.log(ratio(`OpenSearch sink / raw _bulk (medians of ${RUNS} alternating runs)`, medianRun(searchSinks), medianRun(searchRaws), 'target >= 0.8'));
+  if (only !== 'opensearch') {
+    const [dynamoRaw, dynamoCeiling, dynamoSink] = dynamoOutcomes;
+    const sink = resultOf(dynamoSink);
+    console.log(ratio('DynamoDB sink / raw BatchWriteItem', sink, resultOf(dynamoRaw), 'reference: unconditional writes, not a like-for-like ceiling'));
+    console.log(ratio('DynamoDB sink / DynamoDB Local conditional-write ceiling', sink, resultOf(dynamoCeiling), 'the most a conditional-write sink can reach here'));
+    if (sink) console.log(`DynamoDB sink CPU per applied item = ${(cpuPerEvent(sink) / 1000).toFixed(2)} ms  (target <= 0.5)`);
+  }
+  if (only !== 'dynamodb') {
+    console.log(ratio(`OpenSearch sink / raw _bulk (medians of ${RUNS} alternating runs)`, medianRun(searchSinks), medianRun(searchRaws), 'target >= 0.8'));
+  }
+  console.log(`load average (1, 5, 15 min): ${loadavg().map((load) => load.toFixed(2)).join(' ')} (${cpus().length} CPUs)`);
 
   for (const table of [rawTable, ceilingTable, sinkTable]) await dropTable(dynamo, table);
   dynamo.destroy();
   await fetch(`${endpoints.opensearch()}/${indexTemplate}-*`, { method: 'DELETE' }).catch(() => undefined);
-  return [dynamoRaw, dynamoCeiling, dynamoSink, ...searchRaws, ...searchSinks].every((outcome) => 'result' in outcome);
+  return [...dynamoOutcomes, ...searchRaws, ...searchSinks].every((outcome) => 'result' in outcome);
 }
 
 async function main(): Promise<boolean> {

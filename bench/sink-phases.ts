@@ -10,6 +10,7 @@ import { createReportingClient } from '../functions/sink-dynamodb/reporting-clie
 import { parseDynamoSinkEnv } from '../functions/sink-dynamodb/sink-dynamodb-config';
 import { OpenSearchStore } from '../functions/sink-opensearch/opensearch-store';
 import { createSearchClient } from '../functions/sink-opensearch/search-client';
+import { parseOpenSearchSinkEnv } from '../functions/sink-opensearch/sink-opensearch-config';
 import { indexName, searchDocumentId, toSearchDocument } from '../functions/sink-opensearch/search-document';
 import type { SourceRecord } from '../shared/lambda-kafka-event';
 import { encodeChangeEvent } from '../shared/record-format';
@@ -168,7 +169,14 @@ async function main(): Promise<void> {
       if (response.status !== 200 || (response.body as { errors?: boolean }).errors) throw new Error(`raw _bulk failed: ${response.status}`);
     }
   } else {
-    const store = new OpenSearchStore(search, { indexTemplate: `${args.indexTemplate}-sink`, baseBackoffMs: 100 });
+    // The settings the handler takes, from the same variables (SINK_OPENSEARCH_BULK_DOCUMENTS, ..._CONCURRENCY).
+    const env = parseOpenSearchSinkEnv({ ...process.env, OPENSEARCH_URL: endpoints.opensearch() });
+    const store = new OpenSearchStore(search, {
+      indexTemplate: `${args.indexTemplate}-sink`,
+      baseBackoffMs: 100,
+      bulkDocuments: env.SINK_OPENSEARCH_BULK_DOCUMENTS,
+      bulkConcurrency: env.SINK_OPENSEARCH_BULK_CONCURRENCY,
+    });
     for (const batch of batches) {
       const outcome = await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
       if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);

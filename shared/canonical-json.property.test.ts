@@ -75,6 +75,16 @@ describe('canonical EJSON codec: parity with bson over generated documents', () 
     );
   }, 120_000);
 
+  it('writes a decoded document to text that decodes and writes back to itself (sinks compare keys by that text)', () => {
+    fc.assert(
+      fc.property(documents(true), (doc) => {
+        const text = stringifyCanonical(parseCanonical(stringifyCanonical(doc)));
+        expect(stringifyCanonical(parseCanonical(text))).toBe(text);
+      }),
+      RUNS,
+    );
+  }, 120_000);
+
   it('round-trips every document of BSON values to the same text', () => {
     fc.assert(
       fc.property(documents(false), (doc) => {
@@ -84,4 +94,51 @@ describe('canonical EJSON codec: parity with bson over generated documents', () 
       RUNS,
     );
   }, 120_000);
+});
+
+describe('canonical EJSON codec: Timestamps, which every change event holds as its clusterTime', () => {
+  // Whole numbers up to 2^32 - 1 (bson reads t and i from 2^31 on as Int64), and shapes bson refuses or reads its own way.
+  const texts = [
+    '{"$timestamp":{"t":0,"i":0}}',
+    '{"$timestamp":{"t":1790000000,"i":1}}',
+    '{"$timestamp":{"i":7,"t":1790000000}}',
+    '{"$timestamp":{"t":2147483647,"i":2147483648}}',
+    '{"$timestamp":{"t":4294967295,"i":4294967295}}',
+    '{"$timestamp":{"t":4294967296,"i":1}}',
+    '{"$timestamp":{"t":-1,"i":1}}',
+    '{"$timestamp":{"t":1.5,"i":1}}',
+    '{"$timestamp":{"t":1,"i":2,"x":3}}',
+    '{"$timestamp":{"t":1}}',
+    '{"$timestamp":{"t":"1","i":2}}',
+    '{"$timestamp":[1,2]}',
+    '{"$timestamp":null}',
+  ];
+
+  it.each(texts)('decodes %s as BSON.EJSON.parse does, or fails as it does', (text) => {
+    const document = `{"a":${text}}`;
+    let expected: string;
+    try {
+      expected = bsonText(BSON.EJSON.parse(document, CANONICAL));
+    } catch (error) {
+      expect(() => parseCanonical(document)).toThrow((error as Error).message);
+      return;
+    }
+    expect(bsonText(parseCanonical(document))).toBe(expected);
+  });
+
+  it('decodes generated Timestamps over the whole unsigned 32-bit range', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 0xffff_ffff }), (t, i) => {
+        const text = `{"ts":{"$timestamp":{"t":${t},"i":${i}}}}`;
+        expect(bsonText(parseCanonical(text))).toBe(bsonText(BSON.EJSON.parse(text, CANONICAL)));
+      }),
+      RUNS,
+    );
+  });
+
+  it('keeps a field named __proto__ a field when its value is revived', () => {
+    const parsed = parseCanonical('{"__proto__":{"$numberInt":"1"},"b":{"$numberInt":"2"}}') as Record<string, unknown>;
+    expect(Object.keys(parsed)).toEqual(['__proto__', 'b']);
+    expect(bsonText(parsed)).toBe(bsonText(BSON.EJSON.parse('{"__proto__":{"$numberInt":"1"},"b":{"$numberInt":"2"}}', CANONICAL)));
+  });
 });

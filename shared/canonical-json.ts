@@ -1,4 +1,4 @@
-import { BSON, type Decimal128, Double, Int32, Long, ObjectId, type Timestamp } from 'mongodb';
+import { BSON, type Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'mongodb';
 
 /*
  * Canonical Extended JSON, the record format's encoding, at close to the speed of JSON.parse and JSON.stringify.
@@ -32,6 +32,8 @@ function commonWrapper(record: Record<string, unknown>): unknown {
     only = key;
   }
   const inner = only === undefined ? undefined : record[only];
+  // Every change event's clusterTime. bson would stringify and re-parse the wrapper (EJSON.deserialize).
+  if (only === '$timestamp') return timestampOf(inner);
   if (typeof inner !== 'string') return undefined;
   switch (only) {
     case '$numberInt':
@@ -43,6 +45,24 @@ function commonWrapper(record: Record<string, unknown>): unknown {
     default:
       return undefined;
   }
+}
+
+const UINT32_MAX = 0xffff_ffff;
+const isUint32 = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= UINT32_MAX && !Object.is(value, -0);
+
+/**
+ * `{"t": n, "i": n}` with both parts whole numbers from 0 to 2^32 - 1 and nothing else: the Timestamp bson builds from
+ * it. Any other shape (extra keys, out-of-range or fractional parts, which bson refuses or reads differently) is left
+ * to bson.
+ */
+function timestampOf(inner: unknown): Timestamp | undefined {
+  if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return undefined;
+  let keys = 0;
+  for (const _ in inner) keys++;
+  const { t, i } = inner as { t?: unknown; i?: unknown };
+  if (keys !== 2 || !isUint32(t) || !isUint32(i)) return undefined;
+  return new Timestamp({ t, i });
 }
 
 const INT32_MAX = 0x7fff_ffff;
@@ -73,8 +93,10 @@ function revive(value: unknown): unknown {
     if (key.includes('\u0000')) throw new BSON.BSONError(`BSON Document field names cannot contain null bytes, found: ${JSON.stringify(key)}`);
     const child = record[key];
     const revived = revive(child);
-    // defineProperty, not assignment: a field named "__proto__" must stay a field.
-    if (revived !== child) Object.defineProperty(record, key, { value: revived, writable: true, enumerable: true, configurable: true });
+    if (revived === child) continue;
+    // Plain assignment is several times cheaper; only a field named "__proto__" needs defineProperty to stay a field.
+    if (key === '__proto__') Object.defineProperty(record, key, { value: revived, writable: true, enumerable: true, configurable: true });
+    else record[key] = revived;
   }
   return record;
 }

@@ -389,6 +389,8 @@ describe('decodeRecord rejects malformed records', () => {
     ['no key', { key: null, value: withValue({}) }, /record has no key/],
     ['a key that is not JSON', { key: Buffer.from([0xff, 0xfe, 0x00]), value: withValue({}) }, /key is not JSON/],
     ['a key that is not a document', { key: Buffer.from('[1]'), value: withValue({}) }, /key is not an Extended JSON document/],
+    ['a key that is not JSON, before a value that is not either', { key: Buffer.from('{nope'), value: Buffer.from('{nope') }, /key is not JSON/],
+    ['a key that is not a document, before a value without _cdc', { key: Buffer.from('[1]'), value: withValue({ _cdc: undefined }) }, /key is not an Extended JSON document/],
     ['bytes that are not JSON', { key, value: Buffer.from('{nope') }, /value is not JSON/],
     ['JSON that is not Extended JSON', { key, value: Buffer.from('{"a":{"$numberLong":"x"}}') }, /value is not valid Extended JSON/],
     ['a value that is not a document', { key, value: Buffer.from('[]') }, /value is not an Extended JSON document/],
@@ -496,6 +498,57 @@ describe('canonical Extended JSON codec', () => {
     for (const text of ['{"id":{"$oid":"zz"}}', '{"a\\u0000b":1}', '{"d":{"$date":{"$numberLong":"x"}}}', '{"t":{"$timestamp":{"t":-1,"i":0}}}', '{not json']) {
       expect(outcome(parseCanonical, text), text).toHaveProperty('error');
       expect(outcome(parseCanonical, text), text).toEqual(outcome(ejsonParse, text));
+    }
+  });
+});
+
+describe('decodeRecord: a key that is the canonical text of its documentKey is not parsed again', () => {
+  const decodeBothWays = (key: Buffer, value: Buffer) => {
+    const decoded = decodeEvent({ key, value });
+    // What the full path gives: the key parsed and written canonically, equal to the documentKey's text.
+    expect(decoded.documentKeyJson).toBe(stringifyCanonical(parseCanonical(key.toString('utf8'))));
+    return decoded;
+  };
+
+  it('decodes the same event from a key written canonically and from one written with spaces', () => {
+    const record = encodeChangeEvent(insertEvent({ _id: new Int32(7), v: 'x' }), { ordinal: 0 });
+    const spaced = Buffer.from('{ "_id" : { "$numberInt" : "7" } }');
+
+    expect(decodeBothWays(spaced, record.value)).toEqual(decodeBothWays(record.key, record.value));
+  });
+
+  it('keys control events by their namespace, as before', () => {
+    const drop = encodeChangeEvent(asEvent({ _id: { _data: 'd' }, operationType: 'drop', clusterTime: CLUSTER_TIME, ns: { db: 'shop', coll: 'orders' } }), { ordinal: 0 });
+
+    expect(decodeEvent(drop).documentKeyJson).toBe('{"ns":{"db":"shop","coll":"orders"}}');
+  });
+
+  it('gives every kind of _id the documentKey text the parsed key gives', () => {
+    const ids: unknown[] = [
+      new ObjectId(OBJECT_ID),
+      'text',
+      '',
+      new Int32(-0),
+      new Double(-0),
+      new Double(Number.NaN),
+      new Double(1e300),
+      Long.fromString('9223372036854775807'),
+      Decimal128.fromString('-0E+3'),
+      new Date(-1),
+      new UUID('0b5e3c1a-8f4e-4d6b-9c2a-1e3f5a7b9c0d'),
+      new Binary(Buffer.from([1, 2, 3]), 128),
+      new BSONRegExp('a+', 'imx'),
+      new Timestamp({ t: 0xffff_ffff, i: 1 }),
+      new MinKey(),
+      new MaxKey(),
+      new Code('f()'),
+      { b: new Int32(1), a: [new Double(1.5), null, { $notAWrapper: 'x' }] },
+      { $oid: OBJECT_ID },
+      { __proto__x: 1, '': { '0': 'zero' } },
+    ];
+    for (const id of ids) {
+      const record = encodeChangeEvent(insertEvent({ _id: id }), { ordinal: 0 });
+      decodeBothWays(record.key, record.value);
     }
   });
 });

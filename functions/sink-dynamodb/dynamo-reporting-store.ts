@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inPool } from '../../shared/in-pool';
 import { CdcError } from '../../shared/errors';
 import { positionKey } from '../../shared/stream-position';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
@@ -31,18 +32,6 @@ export interface DynamoReportingOptions {
   readonly concurrency: number;
   /** When set, delete tombstones carry `_expiresAt` (epoch seconds) this far ahead, for a TTL to purge them. */
   readonly tombstoneTtlSeconds?: number;
-}
-
-/** Runs tasks with at most `limit` in flight, in order of submission. */
-async function inPool<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await task(item);
-    }
-  });
-  await Promise.all(workers);
 }
 
 /**

@@ -35,6 +35,8 @@ const store = new OpenSearchStore(
     indexTemplate: env.SINK_INDEX_TEMPLATE,
     ...(env.SINK_INDEX_BODY ? { indexBody: env.SINK_INDEX_BODY } : {}),
     baseBackoffMs: env.SINK_RETRY_BASE_MS,
+    bulkDocuments: env.SINK_OPENSEARCH_BULK_DOCUMENTS,
+    bulkConcurrency: env.SINK_OPENSEARCH_BULK_CONCURRENCY,
   },
 );
 const kafka = lazyKafka(kafkaSettings, logger);

@@ -1,10 +1,12 @@
+import { setMaxListeners } from 'node:events';
 import { CdcError } from '../../shared/errors';
-import { positionToExternalLong } from '../../shared/stream-position';
+import { inPool } from '../../shared/in-pool';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
+import { BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
-import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, searchDocumentId, toSearchDocument } from './search-document';
+import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
 
 export interface OpenSearchStoreOptions {
   /** Index name template with {db} and {coll}; lowercased and cleaned to a valid index name. */
@@ -12,18 +14,16 @@ export interface OpenSearchStoreOptions {
   /** Optional settings/mappings applied when the sink first writes to an index that does not exist yet. */
   readonly indexBody?: Record<string, unknown>;
   readonly baseBackoffMs: number;
+  /** Writes per `_bulk` request: a batch is sent as sub-bulks of this many (default 250). */
+  readonly bulkDocuments?: number;
+  /**
+   * Sub-bulks in flight at once (default 2), so the sink builds the next request while OpenSearch indexes the last.
+   * Safe because every write carries its version: a batch holds one change per document, and even two writes of one
+   * document in flight together end with the newer version (external_gte refuses the older).
+   */
+  readonly bulkConcurrency?: number;
 }
 
-interface BulkItemError {
-  type?: string;
-  reason?: string;
-  caused_by?: BulkItemError;
-}
-
-interface BulkItemResult {
-  status: number;
-  error?: BulkItemError;
-}
 
 /** The whole error chain OpenSearch gave, e.g. "mapper_parsing_exception: failed to parse field [a] ... <- caused by ...". */
 export function fullReason(error: BulkItemError | undefined): string {
@@ -47,11 +47,6 @@ function fieldsNamed(reason: string): string[] {
 
 /** A write block (flood-stage disk watermark, an operator's index.blocks.write) lifts by itself or by an operator. */
 const isWriteBlock = (result: BulkItemResult) => result.error?.type === 'cluster_block_exception';
-
-interface BulkResponseBody {
-  errors?: boolean;
-  items?: Array<Record<string, BulkItemResult>>;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const retriableStatus = (status: number) => status === 429 || status >= 500;
@@ -94,39 +89,48 @@ export class OpenSearchStore implements ReportingStore {
       }
       mustWait = true;
       if (!(await this.ensureIndices(pending, remainingMs))) continue; // an index's existence is not known yet
-      const response = await this.bulk(pending, documents, remainingMs);
-      if (!response) continue; // the whole request failed in a retriable way
+      const parts = subBulks(pending, this.options.bulkDocuments ?? DEFAULT_BULK_DOCUMENTS);
+      const results = await this.sendAll(parts, documents, remainingMs);
       mustWait = false;
       const retry: SinkChange[] = [];
-      pending.forEach((change, index) => {
-        const result = Object.values(response.items?.[index] ?? {})[0];
-        if (!result) {
-          retry.push(change);
-        } else if (result.status >= 200 && result.status < 300) {
-          applied++;
-        } else if (result.status === 409) {
-          applied++;
-          stale++;
-        } else if (result.status === 404 && change.kind === 'delete') {
-          applied++; // nothing to delete; the external version is recorded all the same
-        } else if (retriableStatus(result.status) || isWriteBlock(result)) {
-          retry.push(change);
+      // In the order of the batch, whatever order the answers came in: retries and dead letters stay in record order.
+      parts.forEach((part, partIndex) => {
+        const partResults = results[partIndex];
+        if (!partResults) {
+          retry.push(...part); // the whole request failed in a retriable way
           mustWait = true;
-        } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
-          const fields = this.moveAside(change, documents, moved, fullReason(result.error));
-          if (fields > 0) {
-            fieldsNotIndexed += fields;
-            retry.push(change);
-          } else {
-            rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
-          }
-        } else {
-          rejected.push({
-            record: change.record,
-            code: 'STORE_REJECTED',
-            reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
-          });
+          return;
         }
+        part.forEach((change, index) => {
+          const result = partResults[index];
+          if (!result) {
+            retry.push(change);
+          } else if (result.status >= 200 && result.status < 300) {
+            applied++;
+          } else if (result.status === 409) {
+            applied++;
+            stale++;
+          } else if (result.status === 404 && change.kind === 'delete') {
+            applied++; // nothing to delete; the external version is recorded all the same
+          } else if (retriableStatus(result.status) || isWriteBlock(result)) {
+            retry.push(change);
+            mustWait = true;
+          } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
+            const fields = this.moveAside(change, documents, moved, fullReason(result.error));
+            if (fields > 0) {
+              fieldsNotIndexed += fields;
+              retry.push(change);
+            } else {
+              rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
+            }
+          } else {
+            rejected.push({
+              record: change.record,
+              code: 'STORE_REJECTED',
+              reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
+            });
+          }
+        });
       });
       pending = retry;
     }
@@ -156,21 +160,38 @@ export class OpenSearchStore implements ReportingStore {
     return all;
   }
 
-  private async bulk(changes: readonly SinkChange[], documents: ReadonlyMap<SinkChange, Record<string, unknown>>, remainingMs: () => number): Promise<BulkResponseBody | undefined> {
-    let body = '';
-    for (const change of changes) {
-      // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
-      const meta =
-        `{"_index":${JSON.stringify(this.indexFor(change.namespace))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
-        `"version":${positionToExternalLong(change.version)},"version_type":"external_gte"}`;
-      body +=
-        change.kind === 'delete'
-          ? `{"delete":${meta}}\n`
-          : `{"index":${meta}}\n${JSON.stringify(documents.get(change) ?? toSearchDocument(change.document ?? {}))}\n`;
-    }
+  /**
+   * Sends the sub-bulks, `bulkConcurrency` at a time; each request's body is built only when it is its turn, so that
+   * work overlaps OpenSearch indexing the requests before it. One entry per sub-bulk: its items' results, or undefined
+   * when the whole request failed in a retriable way. A definite failure is thrown once the requests in flight end.
+   */
+  private async sendAll(
+    parts: readonly SinkChange[][],
+    documents: ReadonlyMap<SinkChange, Record<string, unknown>>,
+    remainingMs: () => number,
+  ): Promise<Array<Array<BulkItemResult | undefined> | undefined>> {
+    const results: Array<Array<BulkItemResult | undefined> | undefined> = new Array(parts.length);
+    const concurrency = this.options.bulkConcurrency ?? DEFAULT_BULK_CONCURRENCY;
+    // One deadline for all of them: a second before the invocation's end, as each request had before.
+    const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
+    setMaxListeners(concurrency + 10, signal);
+    await inPool(parts, concurrency, async (part, index) => {
+      const response = await this.bulk(part, documents, remainingMs, signal);
+      results[index] = response && bulkItemResults(response, part.length);
+    });
+    return results;
+  }
+
+  private async bulk(
+    changes: readonly SinkChange[],
+    documents: ReadonlyMap<SinkChange, Record<string, unknown>>,
+    remainingMs: () => number,
+    signal: AbortSignal,
+  ): Promise<BulkResponseBody | undefined> {
+    const body = bulkBody(changes, (change) => this.indexFor(change.namespace), documents);
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
-      response = await this.client.request('POST', '/_bulk', body, AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000)));
+      response = await this.client.request('POST', BULK_PATH, body, signal);
     } catch (error) {
       if (remainingMs() < 3_000) throw new CdcError('STORE_UNAVAILABLE', `OpenSearch did not answer: ${(error as Error).message}`, { cause: error });
       return undefined;

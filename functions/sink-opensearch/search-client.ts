@@ -1,3 +1,5 @@
+import http from 'node:http';
+import https from 'node:https';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -22,9 +24,16 @@ export interface SearchClientOptions {
   readonly basicAuth?: () => Promise<UsernamePassword>;
 }
 
-/** fetch-based client for OpenSearch 2.x and Elasticsearch 7/8 (same `_bulk` API), optionally SigV4-signed. */
+/**
+ * Client for OpenSearch 2.x and Elasticsearch 7/8 (same `_bulk` API), optionally SigV4-signed, on node:http(s) with
+ * kept-alive connections. Not fetch: its WHATWG request, stream and body layers cost about 2 µs of CPU per document of
+ * a `_bulk` request (measured at 250 documents a request), a tenth of the sink's. Responses come uncompressed, as
+ * nothing asks for gzip.
+ */
 export function createSearchClient(options: SearchClientOptions): SearchClient {
   const base = new URL(options.url);
+  const transport = base.protocol === 'https:' ? https : http;
+  const agent = new transport.Agent({ keepAlive: true });
   const signer = options.sigv4Service
     ? new SignatureV4({ service: options.sigv4Service, region: options.region, credentials: defaultProvider(), sha256: Sha256 })
     : undefined;
@@ -60,8 +69,8 @@ export function createSearchClient(options: SearchClientOptions): SearchClient {
         });
         headers = signed.headers as Record<string, string>;
       }
-      const response = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
-      const text = await response.text();
+      const response = await send(transport, agent, url, method, headers, body, signal);
+      const text = response.text;
       let parsed: unknown = text;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
@@ -71,4 +80,41 @@ export function createSearchClient(options: SearchClientOptions): SearchClient {
       return { status: response.status, body: parsed };
     },
   };
+}
+
+/** One request; the answer's status and text. Rejects when the connection fails or `signal` aborts. */
+function send(
+  transport: typeof http | typeof https,
+  agent: http.Agent,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = transport.request(
+      url,
+      {
+        method,
+        agent,
+        headers: body !== undefined ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers,
+        ...(signal ? { signal } : {}),
+      },
+      (response) => {
+        response.setEncoding('utf8');
+        let text = '';
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+        response.on('error', reject);
+        response.on('close', () => {
+          if (!response.complete) reject(new Error(`the connection closed before the answer to ${method} ${url.pathname} was complete`));
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -78,6 +78,32 @@ describe('OpenSearch sink (OpenSearch 2.x, Kafka)', () => {
     expect((await allDocuments(indexName(template, { db: lateDb, coll: 'orders' }))).size).toBe(0);
   });
 
+  it('splits a batch into small sub-bulks in flight together, and counts each write by its own result', async () => {
+    // Prepare: document 3 is held at a newer version already, and "amount" is mapped as a number.
+    const splitDb = uniqueName('split');
+    await harness.run('opensearch', store, [event(splitDb, 3, 'insert', 10, { v: 'newest' }), event(splitDb, 6, 'insert', 11, { amount: 5 })]);
+    const small = new OpenSearchStore(client, { indexTemplate: template, baseBackoffMs: 100, bulkDocuments: 2, bulkConcurrency: 3 });
+
+    // Act: written, written, stale (409), a delete of nothing (404), a mapping conflict (400, retried), written twice.
+    const summary = await harness.run('opensearch', small, [
+      event(splitDb, 1, 'insert', 1, { v: 'one' }),
+      event(splitDb, 2, 'insert', 2, { v: 'two' }),
+      event(splitDb, 3, 'insert', 3, { v: 'older' }),
+      event(splitDb, 4, 'delete', 4),
+      event(splitDb, 7, 'insert', 5, { amount: { nested: 'x' } }),
+      event(splitDb, 8, 'insert', 6, { v: 'eight' }),
+      event(splitDb, 9, 'insert', 7, { v: 'nine' }),
+    ]);
+
+    // Assess
+    expect(summary).toMatchObject({ changes: 7, applied: 7, stale: 1, deadLettered: 0, fieldsNotIndexed: 1 });
+    const documents = await allDocuments(indexName(template, { db: splitDb, coll: 'orders' }));
+    const id = (n: number) => searchDocumentId(`{"_id":{"$numberInt":"${n}"}}`);
+    expect([...documents.keys()].sort()).toEqual([1, 2, 3, 6, 7, 8, 9].map(id).sort());
+    expect(documents.get(id(3))).toEqual({ mongo_id: '3', v: 'newest' });
+    expect(documents.get(id(7))).toEqual({ mongo_id: '7', mongo_unindexed: { amount: { nested: 'x' } } });
+  });
+
   it('indexes a document field named "version" holding digits as the string it is', async () => {
     // Prepare: the bulk metadata carries "version" too; only the metadata's may become a bare number.
     const versionDb = uniqueName('version');

@@ -1,0 +1,88 @@
+import { CdcError } from '../../shared/errors';
+import { positionToExternalLong } from '../../shared/stream-position';
+import type { SinkChange } from '../../shared/sink-batch';
+import { searchDocumentId, searchDocumentJson } from './search-document';
+
+/*
+ * The `_bulk` request the OpenSearch sink sends, and the part of the answer it reads. Pure functions: the store
+ * (opensearch-store.ts) decides what to do with each item's result.
+ */
+
+/**
+ * `_bulk` with the answer cut to what the store reads: `errors`, each item's `status` and `error` (type, reason and
+ * caused_by chain). Every item has a status, so the answer keeps one entry per write, in order. A refusal of the whole
+ * request (`{"error": ..., "status": ...}`) keeps its error for the message. Without the filter, each successful item
+ * also carries its index, id, version, result, shard counts, sequence number and primary term: ~225 bytes instead of
+ * ~25, which OpenSearch writes (and compresses, for a client that asks) and the sink reads and parses, 500 times a batch.
+ */
+export const BULK_PATH = '/_bulk?filter_path=errors,error,status,items.*.status,items.*.error';
+
+/** Writes per `_bulk` request (SINK_OPENSEARCH_BULK_DOCUMENTS). */
+export const DEFAULT_BULK_DOCUMENTS = 250;
+/** `_bulk` requests of one batch in flight at once (SINK_OPENSEARCH_BULK_CONCURRENCY). */
+export const DEFAULT_BULK_CONCURRENCY = 2;
+
+export interface BulkItemError {
+  type?: string;
+  reason?: string;
+  caused_by?: BulkItemError;
+}
+
+export interface BulkItemResult {
+  status: number;
+  error?: BulkItemError;
+}
+
+export interface BulkResponseBody {
+  errors?: boolean;
+  items?: Array<Record<string, BulkItemResult>>;
+}
+
+/** Consecutive runs of at most `size` items (the last may be shorter); `size` must be a positive integer. */
+export function subBulks<T>(items: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`sub-bulk size must be a positive integer, not ${size}`);
+  const parts: T[][] = [];
+  for (let from = 0; from < items.length; from += size) parts.push(items.slice(from, from + size));
+  return parts;
+}
+
+/**
+ * The ndjson body for these changes: an action line per change with the external version, and the source line for
+ * upserts (`documents` holds sources with fields already moved aside; the others are built here).
+ */
+export function bulkBody(
+  changes: readonly SinkChange[],
+  indexFor: (change: SinkChange) => string,
+  documents: ReadonlyMap<SinkChange, Record<string, unknown>>,
+): string {
+  let body = '';
+  for (const change of changes) {
+    // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
+    const meta =
+      `{"_index":${JSON.stringify(indexFor(change))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
+      `"version":${positionToExternalLong(change.version)},"version_type":"external_gte"}`;
+    body +=
+      change.kind === 'delete'
+        ? `{"delete":${meta}}\n`
+        : `{"index":${meta}}\n${sourceJson(change, documents)}\n`;
+  }
+  return body;
+}
+
+function sourceJson(change: SinkChange, documents: ReadonlyMap<SinkChange, Record<string, unknown>>): string {
+  const moved = documents.get(change);
+  return moved ? JSON.stringify(moved) : searchDocumentJson(change.document ?? {});
+}
+
+/**
+ * Each write's result, in the order of the request. Throws when the answer does not hold exactly one item per write:
+ * matching results to writes by position is then unsafe.
+ */
+export function bulkItemResults(body: BulkResponseBody, writes: number): Array<BulkItemResult | undefined> {
+  const items = body.items ?? [];
+  if (items.length !== writes) throw new CdcError('STORE_UNAVAILABLE', `OpenSearch answered _bulk with ${items.length} items for ${writes} writes`);
+  return items.map((item) => {
+    for (const action in item) return item[action];
+    return undefined;
+  });
+}

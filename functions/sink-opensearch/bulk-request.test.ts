@@ -12,6 +12,15 @@ describe('sub-bulks', () => {
   it('refuses a size that is not a positive integer', () => {
     expect(() => subBulks([1], 0)).toThrow(RangeError);
     expect(() => subBulks([1], 1.5)).toThrow(RangeError);
+    expect(() => subBulks([1], 10, 0)).toThrow(RangeError);
+  });
+
+  it('closes a sub-bulk before it would pass the byte limit, and sends an item over the limit alone', () => {
+    const size = (item: number) => item;
+    expect(subBulks([3, 3, 3, 3], 10, 7, size)).toEqual([[3, 3], [3, 3]]);
+    expect(subBulks([2, 20, 2, 2], 10, 7, size)).toEqual([[2], [20], [2, 2]]);
+    expect(subBulks([1, 1, 1, 1, 1], 2, 100, size)).toEqual([[1, 1], [1, 1], [1]]);
+    expect(subBulks([7, 7], 10, 7, size)).toEqual([[7], [7]]);
   });
 });
 

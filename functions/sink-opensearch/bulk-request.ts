@@ -19,6 +19,12 @@ export const BULK_PATH = '/_bulk?filter_path=errors,error,status,items.*.status,
 
 /** Writes per `_bulk` request (SINK_OPENSEARCH_BULK_DOCUMENTS). */
 export const DEFAULT_BULK_DOCUMENTS = 250;
+/**
+ * Bytes per `_bulk` request (SINK_OPENSEARCH_BULK_BYTES), counted as the records' value sizes, which exceed the sources
+ * written (a record holds the event around the document, in Extended JSON). Amazon OpenSearch Service refuses an HTTP
+ * request over 10 MiB on its smaller instance types (100 MiB on larger ones), with a 413 that no retry cures.
+ */
+export const DEFAULT_BULK_BYTES = 5 * 1024 * 1024;
 /** `_bulk` requests of one batch in flight at once (SINK_OPENSEARCH_BULK_CONCURRENCY). */
 export const DEFAULT_BULK_CONCURRENCY = 2;
 
@@ -38,11 +44,27 @@ export interface BulkResponseBody {
   items?: Array<Record<string, BulkItemResult>>;
 }
 
-/** Consecutive runs of at most `size` items (the last may be shorter); `size` must be a positive integer. */
-export function subBulks<T>(items: readonly T[], size: number): T[][] {
+/**
+ * Consecutive runs of at most `size` items and at most `maxBytes` bytes as `bytesOf` counts them (the last run may be
+ * shorter; an item larger than `maxBytes` goes alone). Both limits must be positive integers.
+ */
+export function subBulks<T>(items: readonly T[], size: number, maxBytes = Number.MAX_SAFE_INTEGER, bytesOf: (item: T) => number = () => 0): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`sub-bulk size must be a positive integer, not ${size}`);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new RangeError(`sub-bulk byte limit must be a positive integer, not ${maxBytes}`);
   const parts: T[][] = [];
-  for (let from = 0; from < items.length; from += size) parts.push(items.slice(from, from + size));
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const itemBytes = bytesOf(item);
+    if (part.length > 0 && (part.length === size || bytes + itemBytes > maxBytes)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += itemBytes;
+  }
+  if (part.length > 0) parts.push(part);
   return parts;
 }
 

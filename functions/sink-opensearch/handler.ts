@@ -36,6 +36,7 @@ const store = new OpenSearchStore(
     ...(env.SINK_INDEX_BODY ? { indexBody: env.SINK_INDEX_BODY } : {}),
     baseBackoffMs: env.SINK_RETRY_BASE_MS,
     bulkDocuments: env.SINK_OPENSEARCH_BULK_DOCUMENTS,
+    bulkBytes: env.SINK_OPENSEARCH_BULK_BYTES,
     bulkConcurrency: env.SINK_OPENSEARCH_BULK_CONCURRENCY,
   },
 );

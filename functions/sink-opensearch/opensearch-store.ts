@@ -3,7 +3,7 @@ import { CdcError } from '../../shared/errors';
 import { inPool } from '../../shared/in-pool';
 import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_PATH, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
+import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import type { SearchClient } from './search-client';
 import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
@@ -16,6 +16,8 @@ export interface OpenSearchStoreOptions {
   readonly baseBackoffMs: number;
   /** Writes per `_bulk` request: a batch is sent as sub-bulks of this many (default 250). */
   readonly bulkDocuments?: number;
+  /** Bytes per `_bulk` request, counted as the records' value sizes (default 5 MiB; a larger change goes alone). */
+  readonly bulkBytes?: number;
   /**
    * Sub-bulks in flight at once (default 2), so the sink builds the next request while OpenSearch indexes the last.
    * Safe because every write carries its version: a batch holds one change per document, and even two writes of one
@@ -89,7 +91,12 @@ export class OpenSearchStore implements ReportingStore {
       }
       mustWait = true;
       if (!(await this.ensureIndices(pending, remainingMs))) continue; // an index's existence is not known yet
-      const parts = subBulks(pending, this.options.bulkDocuments ?? DEFAULT_BULK_DOCUMENTS);
+      const parts = subBulks(
+        pending,
+        this.options.bulkDocuments ?? DEFAULT_BULK_DOCUMENTS,
+        this.options.bulkBytes ?? DEFAULT_BULK_BYTES,
+        (change) => change.record.value?.length ?? 0,
+      );
       const results = await this.sendAll(parts, documents, remainingMs);
       mustWait = false;
       const retry: SinkChange[] = [];

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
-import { DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS } from './bulk-request';
+import { DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS } from './bulk-request';
 
 export const openSearchSinkEnvShape = {
   OPENSEARCH_URL: z.url(),
@@ -23,6 +23,11 @@ export const openSearchSinkEnvShape = {
   SINK_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
   /** Writes per `_bulk` request: a batch goes out as sub-bulks of this many. */
   SINK_OPENSEARCH_BULK_DOCUMENTS: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_BULK_DOCUMENTS),
+  /**
+   * Bytes per `_bulk` request (as the records' sizes count them): below the domain's HTTP payload limit (10 MiB on
+   * Amazon OpenSearch Service's smaller instance types, 100 MiB on larger; `http.max_content_length` self-managed).
+   */
+  SINK_OPENSEARCH_BULK_BYTES: z.coerce.number().int().min(65_536).max(100 * 1024 * 1024).default(DEFAULT_BULK_BYTES),
   /** Sub-bulks in flight at once, so building the next request overlaps OpenSearch indexing the last (1: one at a time). */
   SINK_OPENSEARCH_BULK_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(DEFAULT_BULK_CONCURRENCY),
   AWS_REGION: z.string().default('us-east-1'),

@@ -8,7 +8,7 @@ import { buildChangeHistory, inOrderBatches, shuffledBatches } from '../../test/
 import { SinkHarness } from '../../test/support/sink-harness';
 import { uniqueName } from '../../test/support/unique-name';
 import { OpenSearchStore } from './opensearch-store';
-import { createSearchClient } from './search-client';
+import { createSearchClient, type SearchClient } from './search-client';
 import { indexName, mongoIdText, searchDocumentId, toSearchDocument, withUnindexedRestored } from './search-document';
 
 const client = createSearchClient({ url: endpoints.opensearch(), region: 'us-east-1' });
@@ -102,6 +102,30 @@ describe('OpenSearch sink (OpenSearch 2.x, Kafka)', () => {
     expect([...documents.keys()].sort()).toEqual([1, 2, 3, 6, 7, 8, 9].map(id).sort());
     expect(documents.get(id(3))).toEqual({ mongo_id: '3', v: 'newest' });
     expect(documents.get(id(7))).toEqual({ mongo_id: '7', mongo_unindexed: { amount: { nested: 'x' } } });
+  });
+
+  it('keeps every _bulk request under the byte limit, a batch of large documents split by size', async () => {
+    // Prepare: 40 documents of ~30 KB each, a 64 KiB limit, and a client that records each _bulk body's size.
+    const sizedDb = uniqueName('sized');
+    const bulkBodyBytes: number[] = [];
+    const measuring: SearchClient = {
+      request: (method, path, body, signal) => {
+        if (path.startsWith('/_bulk') && typeof body === 'string') bulkBodyBytes.push(Buffer.byteLength(body));
+        return client.request(method, path, body, signal);
+      },
+    };
+    const bySize = new OpenSearchStore(measuring, { indexTemplate: template, baseBackoffMs: 100, bulkBytes: 65_536 });
+    const records = Array.from({ length: 40 }, (_, n) => event(sizedDb, n, 'insert', n + 1, { n, text: `${n}`.padEnd(30_000, 'x') }));
+
+    // Act
+    const summary = await harness.run('opensearch', bySize, records);
+
+    // Assess: all written, in more requests than the 250-document limit alone would make, none over the limit.
+    expect(summary).toMatchObject({ changes: 40, applied: 40, deadLettered: 0 });
+    expect(bulkBodyBytes.length).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...bulkBodyBytes)).toBeLessThanOrEqual(65_536);
+    const documents = await allDocuments(indexName(template, { db: sizedDb, coll: 'orders' }));
+    expect(documents.size).toBe(40);
   });
 
   it('indexes a document field named "version" holding digits as the string it is', async () => {

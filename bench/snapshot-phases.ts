@@ -13,6 +13,7 @@ import { DynamoSnapshotStore } from '../functions/relay/snapshot-store';
 import { endpoints } from '../infra/stack/endpoints';
 import type { Logger } from '../shared/logger';
 import { RecordingMetrics } from '../shared/metrics';
+import { producerConfig } from '../shared/kafka-client';
 import { HEADERS } from '../shared/record-format';
 import { localDynamo, localKafka } from '../test/support/local-clients';
 
@@ -63,7 +64,8 @@ const quietButFinish: Logger = {
  */
 async function runSnapshot(mongo: MongoClient, whileRunning?: () => boolean): Promise<number> {
   const dynamo = localDynamo();
-  const producer = localKafka('bench-snapshot').producer({ idempotent: true, maxInFlightRequests: 1 });
+  // The producer the relay is deployed with (its murmur2 partitioner, retries), for the copy and its baseline alike.
+  const producer = localKafka('bench-snapshot').producer(producerConfig());
   await producer.connect();
   const config = stream();
   const snapshots = new DynamoSnapshotStore(dynamo, args.table);
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     for await (const document of collection.find({}, { ...RAW, sort: { _id: 1 }, batchSize: 1000 })) {
       records.push(...recordsForCopy(document as Document, { db: args.db, coll: args.collection }, { seconds: 1_800_000_000, increment: 0, fromServer: true }, 'bench', config, 1_048_588).records);
     }
-    const producer = localKafka('bench-produce').producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = localKafka('bench-produce').producer(producerConfig());
     await producer.connect();
     const sender = new KafkaRecordProducer(async () => producer, 1_048_588);
     const clock = Date.now();

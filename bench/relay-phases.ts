@@ -69,6 +69,19 @@ async function readEvents(mongo: MongoClient, limit: number, onEvent: (event: Ch
   await source.close();
 }
 
+/** The relay's own account of each batch (relay.batch): where the relay phase's wall time goes, printed to stderr. */
+const batchTotals = { batches: 0, produceMs: 0, checkpointMs: 0 };
+const batchTimings: Logger = {
+  ...quiet,
+  info(event) {
+    const fields = event as { event?: string; produceMs?: number; checkpointMs?: number };
+    if (fields.event !== 'relay.batch') return;
+    batchTotals.batches++;
+    batchTotals.produceMs += fields.produceMs ?? 0;
+    batchTotals.checkpointMs += fields.checkpointMs ?? 0;
+  },
+};
+
 async function main(): Promise<void> {
   const mongo = new MongoClient(endpoints.mongodbUri());
   await mongo.connect();
@@ -121,7 +134,7 @@ async function main(): Promise<void> {
     while (metrics.relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
-        relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: quiet, metrics }),
+        relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: batchTimings, metrics }),
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.
@@ -131,6 +144,7 @@ async function main(): Promise<void> {
     }
     events = metrics.relayed;
   }
+  if (batchTotals.batches > 0) console.error(`relay batches: ${JSON.stringify(batchTotals)}`);
   report({ events, ...elapsed() });
   await producer.disconnect();
   await mongo.close();

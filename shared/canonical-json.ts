@@ -1,4 +1,5 @@
 import { BSON, type Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'mongodb';
+import { bsonTypeOf } from './bson-value';
 
 /*
  * Canonical Extended JSON, the record format's encoding, at close to the speed of JSON.parse and JSON.stringify.
@@ -141,7 +142,7 @@ function writeObject(value: object): string {
     return `${text}]`;
   }
   if (value instanceof Date) return `{"$date":{"$numberLong":"${value.getTime()}"}}`;
-  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  const bsonType = bsonTypeOf(value);
   if (bsonType !== undefined) {
     switch (bsonType) {
       case 'Int32':

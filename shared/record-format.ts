@@ -2,6 +2,7 @@ import type { ChangeStreamDocument, Timestamp } from 'mongodb';
 import { parseCanonical, stringifyCanonical, stringifyCanonicalWithMember } from './canonical-json';
 import { CdcError } from './errors';
 import { type StreamPosition, positionAt } from './stream-position';
+import { bsonTypeOf } from './bson-value';
 
 type Fields = Record<string, unknown>;
 
@@ -102,8 +103,6 @@ export type DecodedChangeRecord = DecodedChangeEvent | DecodedTombstone;
 
 const canonical = stringifyCanonical;
 
-const bsonTypeOf = (value: unknown): unknown =>
-  typeof value === 'object' && value !== null ? (value as { _bsontype?: unknown })._bsontype : undefined;
 
 const isTimestamp = (value: unknown): value is Timestamp => bsonTypeOf(value) === 'Timestamp';
 

@@ -1,5 +1,6 @@
 import { BSON, type ChangeStreamDocument, type ResumeToken, type Timestamp } from 'mongodb';
 import { CdcError } from './errors';
+import { bsonTypeOf } from './bson-value';
 
 /*
  * The stream position, the one home of it: where an event stands in the oplog (its version, for sinks), where a
@@ -107,7 +108,7 @@ export function positionToExternalLong(version: StreamPosition): bigint {
 /** The cluster time of a change event, when it has one (an invalidate from some servers has none). */
 export function clusterTimeOfEvent(event: ChangeStreamDocument): Timestamp | undefined {
   const clusterTime = (event as { clusterTime?: unknown }).clusterTime;
-  return typeof clusterTime === 'object' && clusterTime !== null && (clusterTime as { _bsontype?: unknown })._bsontype === 'Timestamp'
+  return bsonTypeOf(clusterTime) === 'Timestamp'
     ? (clusterTime as Timestamp)
     : undefined;
 }

@@ -65,3 +65,12 @@ describe('DynamoDB item mapping', () => {
     });
   });
 });
+
+describe('documents with a field named _bsontype', () => {
+  it('stores them as the plain maps they are', () => {
+    expect(toAttributeMap({ counter: { _bsontype: 'Int32', value: new Int32(5) }, legacy: { _bsontype: 'ObjectID', id: 'abc' } })).toEqual({
+      counter: { M: { _bsontype: { S: 'Int32' }, value: { N: '5' } } },
+      legacy: { M: { _bsontype: { S: 'ObjectID' }, id: { S: 'abc' } } },
+    });
+  });
+});

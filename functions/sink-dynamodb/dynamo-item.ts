@@ -1,6 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { BSON, type Document } from 'mongodb';
+import type { Document } from 'mongodb';
 import { CdcError } from '../../shared/errors';
+import { bsonTypeOf } from '../../shared/bson-value';
+import { stringifyCanonical } from '../../shared/canonical-json';
 
 /*
  * How a MongoDB document becomes a DynamoDB item (values exact; documented in docs/operations.md):
@@ -26,14 +28,14 @@ function isContainer(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return true;
   if (value instanceof Date || value instanceof RegExp) return false;
-  const type = (value as { _bsontype?: string })._bsontype;
+  const type = bsonTypeOf(value);
   // These BSON values become maps here too, but shallow ones: one or two levels.
   return type === undefined;
 }
 
 /** A document or array too deep for DynamoDB, kept whole as canonical Extended JSON. */
 function deepValueAttribute(value: unknown): AttributeValue {
-  return { M: { $ejson: { S: BSON.EJSON.stringify(value as Document, { relaxed: false }) } } };
+  return { M: { $ejson: { S: stringifyCanonical(value) } } };
 }
 
 const N_MAX_EXPONENT = 125;
@@ -77,8 +79,8 @@ export function toAttribute(value: unknown, path: string, level = 1): AttributeV
     return { S: value.toISOString() };
   }
   if (Array.isArray(value)) return { L: value.map((item, index) => toAttribute(item, `${path}[${index}]`, level + 1)) };
-  const bson = value as { _bsontype?: string } & Record<string, unknown>;
-  switch (bson._bsontype) {
+  const bsonType = bsonTypeOf(value);
+  switch (bsonType) {
     case 'Int32':
       return { N: String((value as { valueOf(): number }).valueOf()) };
     case 'Double':
@@ -113,7 +115,7 @@ export function toAttribute(value: unknown, path: string, level = 1): AttributeV
       if (value instanceof RegExp) return { M: { $regex: { S: value.source }, $options: { S: value.flags } } };
       return { M: toAttributeMap(value as Document, path, level + 1) };
     default:
-      throw new CdcError('RECORD_MALFORMED', `${path} holds a BSON ${bson._bsontype}, which the DynamoDB sink cannot store`);
+      throw new CdcError('RECORD_MALFORMED', `${path} holds a BSON ${bsonType}, which the DynamoDB sink cannot store`);
   }
 }
 

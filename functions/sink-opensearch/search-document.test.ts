@@ -46,3 +46,15 @@ describe('fields kept aside from the index', () => {
     });
   });
 });
+
+describe('documents with a field named _bsontype', () => {
+  it('indexes them as the plain documents they are', () => {
+    const document = { _id: { _bsontype: 'ObjectID', id: 'abc' }, counter: { _bsontype: 'Int32', value: new Int32(5) }, list: [{ _bsontype: 'Long', low: 1 }] };
+
+    expect(toSearchDocument(document)).toEqual({
+      mongo_id: '{"_bsontype":"ObjectID","id":"abc"}',
+      counter: { _bsontype: 'Int32', value: 5 },
+      list: [{ _bsontype: 'Long', low: 1 }],
+    });
+  });
+});

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { BSON, type Document } from 'mongodb';
+import type { Document } from 'mongodb';
+import { bsonTypeOf } from '../../shared/bson-value';
+import { stringifyCanonical } from '../../shared/canonical-json';
 
 /*
  * How a MongoDB document becomes an OpenSearch/Elasticsearch source document (a JSON projection for search; the
@@ -25,8 +27,7 @@ export function toSearchValue(value: unknown): unknown {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (Array.isArray(value)) return value.map(toSearchValue);
   if (value instanceof RegExp) return `/${value.source}/${value.flags}`;
-  const bson = value as { _bsontype?: string };
-  switch (bson._bsontype) {
+  switch (bsonTypeOf(value)) {
     case 'Int32':
     case 'Double':
       return toSearchValue((value as { valueOf(): number }).valueOf());
@@ -99,11 +100,11 @@ export function indexBodyWith(body: Record<string, unknown> | undefined): Record
 export function mongoIdText(id: unknown): string {
   if (typeof id === 'string') return id;
   if (typeof id === 'number' || typeof id === 'bigint') return String(id);
-  const type = (id as { _bsontype?: string } | null)?._bsontype;
+  const type = bsonTypeOf(id);
   if (type === 'ObjectId') return (id as { toHexString(): string }).toHexString();
   if (type === 'Int32' || type === 'Double') return String((id as { valueOf(): number }).valueOf());
   if (type === 'Long') return String(id);
-  return BSON.EJSON.stringify({ v: id }, { relaxed: false }).slice('{"v":'.length, -1);
+  return stringifyCanonical(id);
 }
 
 export function toSearchDocument(document: Document): Record<string, unknown> {
@@ -158,11 +159,11 @@ function searchJson(value: unknown): string {
     for (let index = 0; index < value.length; index++) text += (index === 0 ? '' : ',') + searchJson(value[index]);
     return `${text}]`;
   }
-  switch ((value as { _bsontype?: string })._bsontype) {
+  switch (bsonTypeOf(value)) {
     case 'Int32':
     case 'Double': {
       const number: unknown = (value as { valueOf(): unknown }).valueOf();
-      if (typeof number !== 'number') break; // a plain document with a field named _bsontype: the general way
+      if (typeof number !== 'number') break;
       return Number.isFinite(number) ? JSON.stringify(number) : 'null';
     }
     case 'ObjectId':

@@ -44,6 +44,8 @@ describe('settings validation (before anything is built)', () => {
     const wrongKinds = build({ ...common, sinkBatchSize: 'many', allowTopicCreation: 'yes' });
     expect(wrongKinds).toThrow('- sinkBatchSize must be an integer from 1 to 10000, got "many"');
     expect(wrongKinds).toThrow('- allowTopicCreation must be true or false, got "yes"');
+    expect(build({ ...common, opensearchBulkBytes: '1000' })).toThrow('- opensearchBulkBytes must be an integer from 65536 to 104857600, got "1000"');
+    expect(build({ ...common, sinkDynamodbConcurrency: '0' })).toThrow('- sinkDynamodbConcurrency must be an integer from 1 to 256, got "0"');
   });
 
   it('keeps Kafka retry limits to provisioned mode, SCRAM to a secret, and IAM to MSK', () => {

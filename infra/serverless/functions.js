@@ -89,6 +89,7 @@ function sinkFunctions(config) {
         ...sinkEnvironment,
         REPORTING_TABLE: { Ref: 'ReportingTable' },
         SINK_TOMBSTONE_TTL_SECONDS: sinks.tombstoneTtlSeconds,
+        ...(sinks.dynamodbConcurrency === undefined ? {} : { SINK_DYNAMODB_CONCURRENCY: String(sinks.dynamodbConcurrency) }),
       },
     };
   }
@@ -105,6 +106,9 @@ function sinkFunctions(config) {
     }
     if (opensearch.indexTemplate) environment.SINK_INDEX_TEMPLATE = opensearch.indexTemplate;
     if (opensearch.indexBody) environment.SINK_INDEX_BODY = opensearch.indexBody;
+    if (opensearch.bulkDocuments !== undefined) environment.SINK_OPENSEARCH_BULK_DOCUMENTS = String(opensearch.bulkDocuments);
+    if (opensearch.bulkBytes !== undefined) environment.SINK_OPENSEARCH_BULK_BYTES = String(opensearch.bulkBytes);
+    if (opensearch.bulkConcurrency !== undefined) environment.SINK_OPENSEARCH_BULK_CONCURRENCY = String(opensearch.bulkConcurrency);
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-opensearch/handler.handler',

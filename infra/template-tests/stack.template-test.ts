@@ -367,6 +367,9 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
       SINK_DEAD_LETTER_TOPIC: 'mongo-cdc.sink-dead-letter',
       SINK_TOMBSTONE_TTL_SECONDS: '604800',
     });
+    // Tuning left unset: the functions' own defaults apply.
+    expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBeUndefined();
+    expect(environment(template(), 'SinkOpensearchLambdaFunction').SINK_OPENSEARCH_BULK_DOCUMENTS).toBeUndefined();
     expect(environment(template(), 'SinkOpensearchLambdaFunction')).toMatchObject({
       OPENSEARCH_URL: 'https://vpc-mongo-cdc-example.us-east-1.es.amazonaws.com',
       OPENSEARCH_SIGV4_SERVICE: 'es',
@@ -546,6 +549,15 @@ describe('first deploy creating MSK Serverless and an OpenSearch domain', () => 
     expect(policy.Statement).toHaveLength(1);
     expect(policy.Statement[0]?.Principal).toEqual({ AWS: { 'Fn::GetAtt': ['SinkOpensearchRole', 'Arn'] } });
     expect(environment(template(), 'SinkOpensearchLambdaFunction').OPENSEARCH_URL).toEqual({ 'Fn::Sub': 'https://${OpenSearchDomain.DomainEndpoint}' });
+  });
+
+  it('passes the sink tuning settings to the functions\' variables', () => {
+    expect(environment(template(), 'SinkOpensearchLambdaFunction')).toMatchObject({
+      SINK_OPENSEARCH_BULK_DOCUMENTS: '500',
+      SINK_OPENSEARCH_BULK_BYTES: '8388608',
+      SINK_OPENSEARCH_BULK_CONCURRENCY: '3',
+    });
+    expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBe('32');
   });
 });
 

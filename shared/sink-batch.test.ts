@@ -1,26 +1,12 @@
-import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { lambdaKafkaEventOf, recordsOf, type SourceRecord } from './lambda-kafka-event';
-import { encodeChangeEvent } from './record-format';
+import { changeRecord } from '../test/support/change-record';
 import { prepareBatch } from './sink-batch';
 import { prefixNaming } from './topic-naming';
 
 const mongoCdc = [prefixNaming('mongo-cdc')];
 
-function record(id: number, operationType: string, increment: number, extra: Record<string, unknown> = {}, offset = increment): SourceRecord {
-  const encoded = encodeChangeEvent(
-    {
-      _id: { _data: `t${increment}` },
-      operationType,
-      clusterTime: new Timestamp({ t: 1_790_000_000, i: increment }),
-      ns: { db: 'shop', coll: 'orders' },
-      documentKey: { _id: new Int32(id) },
-      ...extra,
-    } as unknown as ChangeStreamDocument,
-    { ordinal: 0 },
-  );
-  return { topic: 'mongo-cdc.shop.orders', partition: 0, offset, ...encoded };
-}
+const record = changeRecord;
 
 describe('sink batch preparation', () => {
   it('keeps only the newest change per document, whatever the delivery order', () => {

@@ -1,26 +1,15 @@
-import { type ChangeStreamDocument, Int32, Timestamp } from 'mongodb';
+import { Int32 } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import type { SourceRecord } from '../../shared/lambda-kafka-event';
-import { encodeChangeEvent } from '../../shared/record-format';
 import { prepareBatch } from '../../shared/sink-batch';
 import { prefixNaming } from '../../shared/topic-naming';
+import { changeRecord } from '../../test/support/change-record';
 import { BULK_PATH, type BulkItemResult } from './bulk-request';
 import { OpenSearchStore } from './opensearch-store';
 import type { SearchClient, SearchResponse } from './search-client';
 
 function record(id: number, operationType: 'insert' | 'delete', increment: number): SourceRecord {
-  const encoded = encodeChangeEvent(
-    {
-      _id: { _data: `t${increment}` },
-      operationType,
-      clusterTime: new Timestamp({ t: 1_790_000_000, i: increment }),
-      ns: { db: 'shop', coll: 'orders' },
-      documentKey: { _id: new Int32(id) },
-      ...(operationType === 'insert' ? { fullDocument: { _id: new Int32(id), v: new Int32(increment) } } : {}),
-    } as unknown as ChangeStreamDocument,
-    { ordinal: 0 },
-  );
-  return { topic: 'mongo-cdc.shop.orders', partition: 0, offset: increment, ...encoded };
+  return changeRecord(id, operationType, increment, operationType === 'insert' ? { fullDocument: { _id: new Int32(id), v: new Int32(increment) } } : {});
 }
 
 /** The writes of an ndjson `_bulk` body: each action line's document id (as the mongo _id number) and its action. */

@@ -8,7 +8,9 @@ import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
+import { RELAY_MONGO_CLIENT_OPTIONS } from './change-source';
 import { DynamoCheckpointStore } from './checkpoint-store';
+import { readThreadFor, type ReadThread } from './read-thread';
 import { parseRelayEnv } from './relay-config';
 import { type RelayOutcome, relayStream } from './relay-stream';
 import { resetStream, type RelayInput, streamFor } from './relay-input';
@@ -23,17 +25,21 @@ const store = new DynamoCheckpointStore(dynamo, env.CONTROL_TABLE);
 const kafka = lazyKafka(kafkaSettings, logger);
 // Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
 const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
-const mongoClients = new Map<string, MongoClient>();
+const mongoClients = new Map<string, { readonly client: MongoClient; readonly readThread: ReadThread | undefined }>();
 const relayProducer = new LazyProducer(async () => createProducer(await kafka()));
 
-async function mongoClientFor(uriVariable: string): Promise<MongoClient> {
-  let client = mongoClients.get(uriVariable);
-  if (!client) {
-    // One small pool per connection string, reused by warm invocations; the driver reconnects on its own.
-    client = new MongoClient(await resolveSecretVariable(uriVariable), { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 });
-    mongoClients.set(uriVariable, client);
+/**
+ * The client for a connection string, and its read thread when RELAY_READ_THREAD asks for one (with its own client:
+ * the resolved connection string goes to it in workerData, never to a log), both kept for warm invocations.
+ */
+async function mongoClientFor(uriVariable: string): Promise<{ readonly client: MongoClient; readonly readThread: ReadThread | undefined }> {
+  let clients = mongoClients.get(uriVariable);
+  if (!clients) {
+    const connectionString = await resolveSecretVariable(uriVariable);
+    clients = { client: new MongoClient(connectionString, RELAY_MONGO_CLIENT_OPTIONS), readThread: readThreadFor(env.RELAY_READ_THREAD, connectionString) };
+    mongoClients.set(uriVariable, clients);
   }
-  return client;
+  return clients;
 }
 
 export async function handler(input: RelayInput | undefined, context: Context): Promise<RelayOutcome | { status: 'reset' }> {
@@ -43,11 +49,13 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     return { status: 'reset' };
   }
   const metrics = createMetrics('mongo-cdc-relay', { StreamId: stream.id });
+  const mongo = await mongoClientFor(stream.uriVariable);
   const deps = relayDeps({
     store,
     // Connected at the first send: an invocation that finds the lease held never touches Kafka.
     producer: () => relayProducer.get(),
-    mongo: await mongoClientFor(stream.uriVariable),
+    mongo: mongo.client,
+    readThread: mongo.readThread,
     stream,
     maxRequestBytes: env.KAFKA_MAX_MESSAGE_BYTES,
     logger,

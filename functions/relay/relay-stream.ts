@@ -434,7 +434,7 @@ async function classifyFailure(run: RelayRun, error: unknown): Promise<RelayOutc
     // A MongoDB error, now named (MONGO_FATAL or MONGO_UNAVAILABLE) with the driver's error as its cause.
     metrics.add('MongoErrors', 'Count', 1);
     logger.error({ event: 'relay.failed', ...run.log, code: named.code, error: named.message });
-  } else if (!(error instanceof CdcError)) {
+  } else if (!(error instanceof CdcError) || error.code === 'READ_THREAD_FAILED') {
     metrics.add('RelayErrors', 'Count', 1);
     logger.error({ event: 'relay.failed', ...run.log, error: (error as Error).message });
   }

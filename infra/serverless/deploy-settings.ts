@@ -146,6 +146,8 @@ export const deploySettingsSchema = z.strictObject({
   // the reserved concurrency of 1, and Lambda retries a throttled scheduled event only after a backoff.
   relayTimeout: integer(15, 900).default(70),
   relaySafetyMarginMs: integer(1000, 600000).default(12000),
+  // RELAY_READ_THREAD: set only when given (the function's own default is auto: a read thread from about 1,769 MB).
+  relayReadThread: z.enum(['auto', 'on', 'off']).optional(),
   sinks: list.default([...SINKS]),
   sinkTopics: sinkTopics.optional(),
   sinkDeadLetterTopic: text.optional(),
@@ -448,7 +450,13 @@ export function buildConfig({ stage, service, fromParams, fromFile }: RawSetting
       ready: brokers.length > 0,
     },
     vpc,
-    relay: { schedule: s.relaySchedule, memorySize: s.relayMemorySize, timeout: s.relayTimeout, safetyMarginMs: s.relaySafetyMarginMs },
+    relay: {
+      schedule: s.relaySchedule,
+      memorySize: s.relayMemorySize,
+      timeout: s.relayTimeout,
+      safetyMarginMs: s.relaySafetyMarginMs,
+      readThread: s.relayReadThread,
+    },
     sinks: {
       enabled,
       topics,

@@ -50,6 +50,7 @@ function relayFunction(config, relay, rawStream) {
       CONTROL_TABLE: { Ref: 'ControlTable' },
       [`${relay.uriVariable}_SECRET`]: config.secrets.find((entry) => entry.variable === relay.uriVariable).secret,
       RELAY_SAFETY_MARGIN_MS: String(config.relay.safetyMarginMs),
+      ...(config.relay.readThread === undefined ? {} : { RELAY_READ_THREAD: config.relay.readThread }),
       // Amazon MSK does not auto-create topics: a relay may create its topics only where the role may (allowTopicCreation);
       // otherwise a missing topic fails fast with TOPIC_MISSING (create them first: npx mongo-cdc topics create).
       KAFKA_TOPIC_CREATION: config.kafka.allowTopicCreation ? 'create' : 'require',
@@ -67,6 +68,9 @@ function relayFunction(config, relay, rawStream) {
   };
 }
 
+/** The relay's read-thread bundle (esbuild-plugins.js) lands beside every function's bundle; only the relay needs it. */
+const withoutRelayFiles = { patterns: ['!functions/relay/read-worker.js'] };
+
 function sinkFunctions(config) {
   const functions = {};
   const { sinks } = config;
@@ -82,6 +86,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-dynamodb/handler.handler',
+      package: withoutRelayFiles,
       description: 'Applies mongo-cdc change records to the DynamoDB reporting table, newest version wins',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,
@@ -112,6 +117,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-opensearch/handler.handler',
+      package: withoutRelayFiles,
       description: 'Applies mongo-cdc change records to OpenSearch/Elasticsearch with external versions',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,

@@ -4,7 +4,7 @@ import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
-import { readThreadFor } from '../../functions/relay/read-thread';
+import { type ReadThread, readThreadFor } from '../../functions/relay/read-thread';
 import { relayEnvShape, type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
 import type { RecordProducer } from '../../functions/relay/record-producer';
@@ -64,6 +64,8 @@ export class RelayHarness {
       /** Lets a test step between the snapshot's reads (changes during a chunk, a drop, a crash). */
       wrapSnapshots?: (deps: SnapshotDeps) => SnapshotDeps;
       wrapProducer?: (producer: RecordProducer) => RecordProducer;
+      /** This read thread instead of the harness's own (RELAY_READ_THREAD). */
+      readThread?: ReadThread;
     } = {},
   ): Promise<{ outcome: RelayOutcome; logger: RecordingLogger; metrics: RecordingMetrics; elapsedMs: number }> {
     const logger = options.logger ?? new RecordingLogger();
@@ -80,7 +82,7 @@ export class RelayHarness {
         store: this.store,
         producer: () => this.connectedProducer(),
         mongo: this.mongo,
-        readThread: this.readThread,
+        readThread: options.readThread ?? this.readThread,
         stream,
         maxRequestBytes: limits.maxRecordBytes,
         logger,

@@ -131,7 +131,7 @@ describe('relayStream decisions', () => {
     expect(logger.named('relay.produce-failed')).toHaveLength(1);
   });
 
-  it('stops producing at once when the lease is lost', async () => {
+  it('stops producing once a checkpoint save finds the lease lost: only the batch produced beside that save follows it', async () => {
     const store = new MemoryStore();
     store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
     store.loseLeaseAfterSaves = 1;
@@ -142,8 +142,62 @@ describe('relayStream decisions', () => {
     const outcome = await relayStream(built, stream, limits, budget(100));
 
     expect(outcome).toEqual({ status: 'lease-lost', events: 2 });
-    expect(sent).toHaveLength(4); // the batch whose checkpoint was rejected went out; nothing after it
+    // Batch 2's checkpoint was rejected while batch 3 was being produced beside it; nothing after batch 3 went out.
+    expect(sent).toHaveLength(6);
+    expect(store.saves).toHaveLength(1);
     expect(metrics.total('LeaseLost')).toBe(1);
+  });
+
+  it("runs a batch's checkpoint save beside the next batch's produce, each save after its own batch's acknowledgement, one at a time", async () => {
+    const steps: string[] = [];
+    let saving = 0;
+    class SlowStore extends MemoryStore {
+      override async save(lease: Lease, update: CheckpointUpdate): Promise<void> {
+        expect(saving).toBe(0); // never two saves at once
+        saving++;
+        steps.push(`save ${update.eventsAdded}@${(update.resume as { token: { _data: string } }).token._data} begins`);
+        // Held until the next produce has begun, or for a turn of the event loop when nothing follows.
+        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setImmediate(resolve));
+        await super.save(lease, update);
+        steps.push(`save ${update.eventsAdded}@${(update.resume as { token: { _data: string } }).token._data} ends`);
+        saving--;
+      }
+    }
+    const store = new SlowStore();
+    store.checkpoint = { streamId: 'orders', resume: { kind: 'resumeAfter', token: { _data: 'token-0' } }, eventsRelayed: 0, gaps: [], replays: [], updatedAt: 'x' };
+    const source = sourceOf([insert(1), insert(2), insert(3), insert(4), insert(5), insert(6)]);
+    const { built } = deps(store, source, {
+      send: async (records) => {
+        const keys = records.map((record) => record.key.toString()).join(',');
+        steps.push(`send ${keys} begins`);
+        await new Promise((resolve) => setImmediate(resolve));
+        steps.push(`send ${keys} acknowledged`);
+      },
+    });
+
+    const outcome = await relayStream(built, stream, limits, budget(100));
+
+    expect(outcome).toMatchObject({ status: 'relayed', events: 6, batches: 3, checkpoints: 3 });
+    const at = (step: string) => {
+      const index = steps.findIndex((entry) => entry.startsWith(step));
+      expect(index, step).toBeGreaterThanOrEqual(0);
+      return index;
+    };
+    const sends = steps.filter((step) => step.endsWith('begins') && step.startsWith('send'));
+    expect(sends).toHaveLength(3);
+    for (const [batch, token] of [
+      [0, 'token-2'],
+      [1, 'token-4'],
+      [2, 'token-6'],
+    ] as const) {
+      const sendAck = steps.findIndex((step, index) => index > steps.indexOf(sends[batch] as string) && step.endsWith('acknowledged'));
+      // The checkpoint moves past a batch only after Kafka acknowledged it...
+      expect(at(`save 2@${token} begins`)).toBeGreaterThan(sendAck);
+      // ...and the next batch is produced while that save is still running.
+      if (batch < 2) expect(steps.indexOf(sends[batch + 1] as string)).toBeLessThan(at(`save 2@${token} ends`));
+    }
+    expect(store.saves.map((save) => (save.resume as { token: { _data: string } }).token._data)).toEqual(['token-2', 'token-4', 'token-6']);
   });
 
   it('numbers events sharing a cluster time (one transaction) across batches', async () => {

@@ -84,6 +84,8 @@ export interface RelayRun {
   totals: { events: number; batches: number; deadLettered: number; trimmed: number; checkpoints: number; snapshotted: number };
   /** The stream's snapshot, when one is running: a chunk of it is copied between live batches. */
   snapshot?: SnapshotStep;
+  /** The last batch's checkpoint save, running beside the next batch's produce; `settleCheckpoint` waits for it. */
+  saving?: Promise<void>;
 }
 
 /**
@@ -138,6 +140,7 @@ export async function relayStream(
     return await classifyFailure(run, error);
   } finally {
     deps.metrics.flush();
+    await run.saving?.catch(() => undefined);
     await run.source?.close().catch(() => undefined);
     await reads.abandon();
     await run.snapshot?.abandon();
@@ -231,9 +234,9 @@ class ReadAhead {
  * The invocation's loop: each turn takes one batch from the change stream and moves it to Kafka and the checkpoint,
  * or, when the stream was quiet, saves the idle checkpoint. Returns an outcome when the stream must stop early.
  *
- * Between two turns nothing is in flight but the read of the next batch, the checkpoint is saved and the lease
- * extended: this is where other bounded work of the same stream (a snapshot chunk, say) can be interleaved, producing
- * through `produceThenSave` so its records are acknowledged before its progress is saved.
+ * A batch's checkpoint save runs beside the next batch's produce (each save starts only after its own batch was
+ * acknowledged, and saves run one at a time, in order). Other writes of the control item wait for it first: a
+ * snapshot turn (which produces its chunks, then saves their progress), an idle checkpoint, an invalidate, the end.
  */
 async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutcome | undefined> {
   const share = run.snapshot ? new SnapshotShare({ share: run.stream.snapshotShare, maxPauseMs: run.stream.snapshotMaxPauseMs }) : undefined;
@@ -251,11 +254,14 @@ async function relayBatches(run: RelayRun, reads: ReadAhead): Promise<RelayOutco
       }
     }
     reads.start();
-    const liveEnded = run.now();
-    share?.liveTook(liveEnded - liveStarted);
-    if (share) await copySnapshotTurn(run, share, batch.events === 0);
-    liveStarted = run.now();
+    if (share) {
+      await settleCheckpoint(run);
+      share.liveTook(run.now() - liveStarted);
+      await copySnapshotTurn(run, share, batch.events === 0);
+      liveStarted = run.now();
+    }
   }
+  await settleCheckpoint(run);
   if (share) {
     const { liveMs, snapshotMs } = share.used;
     run.deps.logger.info({ event: 'relay.snapshot-share', ...run.log, liveMs, snapshotMs, snapshotFraction: Number(share.snapshotFraction.toFixed(3)) });
@@ -294,17 +300,15 @@ async function copySnapshotTurn(run: RelayRun, share: SnapshotShare, liveQuiet: 
   share.snapshotTook(run.now() - settleStarted);
 }
 
-/**
- * Sends records and, only after Kafka acknowledged every one, runs the checkpoint write. The step any batch of this
- * stream goes through, whatever produced its records.
- */
-export async function produceThenSave(
-  run: RelayRun,
-  records: readonly OutgoingRecord[],
-  events: number,
-  save: () => Promise<void>,
-): Promise<{ produceMs: number; checkpointMs: number }> {
-  const produceStarted = run.now();
+/** Waits for the last batch's checkpoint save; a save that failed (the lease was lost, say) fails the caller. */
+async function settleCheckpoint(run: RelayRun): Promise<void> {
+  const saving = run.saving;
+  run.saving = undefined;
+  await saving;
+}
+
+/** Sends records and resolves only once Kafka acknowledged every one; a failure is named and counted. */
+async function produce(run: RelayRun, records: readonly OutgoingRecord[], events: number): Promise<void> {
   try {
     await run.deps.producer.send(records);
   } catch (error) {
@@ -316,34 +320,50 @@ export async function produceThenSave(
       { cause: error },
     );
   }
-  const checkpointStarted = run.now();
-  await save();
-  run.totals.checkpoints++;
-  return { produceMs: checkpointStarted - produceStarted, checkpointMs: run.now() - checkpointStarted };
 }
 
-/** Produces a change-stream batch, moves the checkpoint past its last event, and reports it. */
+/**
+ * Produces a change-stream batch beside the previous batch's checkpoint save, then, Kafka having acknowledged it,
+ * starts the save that moves the checkpoint past its last event, and reports it. `checkpointMs` is how long the batch
+ * waited for the previous save once its own produce was done.
+ */
 async function publishChangeBatch(run: RelayRun, batch: ChangeBatch): Promise<void> {
   const last = batch.last;
   if (!last) throw new Error('a non-empty batch always has a last event');
   const resume: ResumePoint = { kind: last.invalidate ? 'startAfter' : 'resumeAfter', token: last.token };
   const position = last.position ?? run.position;
-  const timing = await produceThenSave(run, batch.records, batch.events, () =>
-    run.deps.store.save(run.lease, {
-      resume,
-      ...(position ? { lastEvent: position } : {}),
-      eventsAdded: batch.events,
-      leaseExpiresAt: run.leaseExpiry(),
+  const produceStarted = run.now();
+  let producedAt = produceStarted;
+  let savedAt = produceStarted;
+  const [sent, saved] = await Promise.allSettled([
+    produce(run, batch.records, batch.events).then(() => {
+      producedAt = run.now();
     }),
-  );
+    settleCheckpoint(run).then(() => {
+      savedAt = run.now();
+    }),
+  ]);
+  // A lost lease outranks a failed produce: the new holder goes on from the last checkpoint either way.
+  if (saved.status === 'rejected') throw saved.reason;
+  if (sent.status === 'rejected') throw sent.reason;
+  const timing = { produceMs: producedAt - produceStarted, checkpointMs: Math.max(0, savedAt - producedAt) };
+  const saving = run.deps.store
+    .save(run.lease, { resume, ...(position ? { lastEvent: position } : {}), eventsAdded: batch.events, leaseExpiresAt: run.leaseExpiry() })
+    .then(() => {
+      // The invocation's totals count what its checkpoint holds.
+      run.totals.checkpoints++;
+      run.totals.events += batch.events;
+      run.totals.batches++;
+      run.totals.deadLettered += batch.deadLettered;
+      run.totals.trimmed += batch.trimmed;
+    });
+  // Awaited beside the next produce or by `settleCheckpoint`; never an unhandled rejection meanwhile.
+  saving.catch(() => undefined);
+  run.saving = saving;
   run.resume = resume;
   run.position = position;
   run.savedToken = resumeTokenText(last.token);
   run.savedAt = run.now();
-  run.totals.events += batch.events;
-  run.totals.batches++;
-  run.totals.deadLettered += batch.deadLettered;
-  run.totals.trimmed += batch.trimmed;
 
   const { logger, metrics } = run.deps;
   const lagSeconds = position ? Math.max(0, run.now() / 1000 - position.seconds) : undefined;
@@ -368,6 +388,7 @@ async function publishChangeBatch(run: RelayRun, batch: ChangeBatch): Promise<vo
 
 /** Quiet stream: keep the checkpoint inside the oplog window with the server's post-batch resume token. */
 async function saveIdleCheckpoint(run: RelayRun): Promise<void> {
+  await settleCheckpoint(run);
   const token = run.source?.resumeToken;
   if (!token) return;
   const text = resumeTokenText(token);
@@ -386,6 +407,7 @@ async function saveIdleCheckpoint(run: RelayRun): Promise<void> {
  */
 async function handleInvalidate(run: RelayRun): Promise<RelayOutcome | undefined> {
   const { store, logger, metrics } = run.deps;
+  await settleCheckpoint(run);
   metrics.add('StreamInvalidated', 'Count', 1);
   if (run.stream.onInvalidate === 'stop') {
     await store.markStopped(run.lease, 'invalidated: the watched collection or database was dropped or renamed');
@@ -400,6 +422,7 @@ async function handleInvalidate(run: RelayRun): Promise<RelayOutcome | undefined
 
 /** Leave with the newest token the server gave, so a quiet stream's next run starts where this one ended. */
 async function saveFinalToken(run: RelayRun): Promise<void> {
+  await settleCheckpoint(run);
   const token = run.source?.resumeToken;
   if (!token || resumeTokenText(token) === run.savedToken) return;
   await run.deps.store.save(run.lease, { resume: { kind: 'resumeAfter', token }, eventsAdded: 0, leaseExpiresAt: run.leaseExpiry() });
@@ -413,6 +436,8 @@ async function saveFinalToken(run: RelayRun): Promise<void> {
  */
 async function classifyFailure(run: RelayRun, error: unknown): Promise<RelayOutcome> {
   const { store, logger, metrics } = run.deps;
+  // A checkpoint save still running beside the failed step ends first, so nothing below races it on the control item.
+  await run.saving?.catch(() => undefined);
   const named = mapChangeStreamError(error);
   if (named instanceof CdcError && named.code === 'LEASE_LOST') {
     logger.error({ event: 'relay.lease-lost', ...run.log, epoch: run.lease.epoch, error: named.message });

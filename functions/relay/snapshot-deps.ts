@@ -10,7 +10,7 @@ import { DynamoSnapshotStore } from './snapshot-store';
 export function mongoSnapshotDeps(client: MongoClient, stream: StreamConfig, dynamo: DynamoDBClient, controlTable: string): SnapshotDeps {
   return {
     store: new DynamoSnapshotStore(dynamo, controlTable),
-    reader: new MongoChunkReader(client),
+    reader: new MongoChunkReader(client, stream),
     namespaces: (only) => snapshotNamespaces(client, stream, only),
     estimatedCount: (namespace) => {
       const [db, coll] = splitNamespace(namespace);

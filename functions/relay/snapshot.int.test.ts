@@ -1,6 +1,5 @@
 import {
   Binary,
-  BSON,
   Decimal128,
   Double,
   Int32,
@@ -42,6 +41,13 @@ async function mixedIds(): Promise<unknown[]> {
 
 /** Documents whose _id is any BSON value, as the tests write them. */
 type AnyId = Document & { _id: unknown }; // the driver types _id as ObjectId unless told otherwise
+
+/** The document a copy's record carries. */
+function copiedDocument(record: { key: Buffer | null; value: Buffer | null }): Document {
+  const decoded = decodeRecord({ key: record.key, value: record.value });
+  if (decoded.tombstone) throw new Error('a copy is never a tombstone');
+  return (decoded.event as unknown as { fullDocument: Document }).fullDocument;
+}
 
 const snapshotRecords = (records: ReadRecord[]) => records.filter((record) => record.headers[HEADERS.snapshot] !== undefined);
 const liveRecords = (records: ReadRecord[]) => records.filter((record) => record.headers[HEADERS.snapshot] === undefined);
@@ -99,13 +105,14 @@ describe('snapshots against real services', () => {
       reader: {
         readPoint: () => deps.reader.readPoint(),
         hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
-        read: async (ns, cursor, limit, at, filter) => {
+        read: async (ns, cursor, limit, at, target, filter) => {
           // The stand-in rejects the deprecated types' brackets; the reader skips them as it will.
           const upcoming = await items.find(chunkFilter(cursor, filter)).sort({ _id: 1 }).limit(limit).toArray().catch(() => []);
           if (upcoming[0]) await items.updateOne({ _id: upcoming[0]._id }, { $set: { state: 'changed before the read' } });
           if (upcoming[1]) await items.deleteOne({ _id: upcoming[1]._id });
-          const chunk = await deps.reader.read(ns, cursor, limit, at, filter);
-          const [, , third, fourth] = chunk.documents.map((bytes) => BSON.deserialize(bytes));
+          const chunk = await deps.reader.read(ns, cursor, limit, at, target, filter);
+          // The documents just read, as their copies carry them (one record per document here: none is oversize).
+          const [, , third, fourth] = chunk.encoded.records.map((record) => copiedDocument(record));
           if (third) await items.updateOne({ _id: third._id }, { $set: { state: 'changed after the read' } });
           if (fourth) await items.deleteOne({ _id: fourth._id });
           touched.push(...upcoming.slice(0, 2).map((document) => String(document.n)));
@@ -129,11 +136,7 @@ describe('snapshots against real services', () => {
     const truth = await items.find({}, { promoteValues: false }).toArray();
     // The copies really are stale for some documents: deleted since, or changed since (the sinks must not keep them).
     const truthByKey = new Map(truth.map((document) => [keyText(document._id), document]));
-    const copiedDocuments = copied.map((entry) => {
-      const decoded = decodeRecord({ key: entry.key, value: entry.value });
-      if (decoded.tombstone) throw new Error('a copy is never a tombstone');
-      return (decoded.event as unknown as { fullDocument: Document }).fullDocument;
-    });
+    const copiedDocuments = copied.map((entry) => copiedDocument(entry));
     expect(copiedDocuments.filter((document) => !truthByKey.has(keyText(document._id))).length).toBeGreaterThan(0);
     expect(copiedDocuments.filter((document) => truthByKey.get(keyText(document._id))?.state === 'changed after the read' && document.state === 'original').length).toBeGreaterThan(0);
     // Whatever order Kafka delivers them in: every copy after every change, and every copy before every change.
@@ -307,7 +310,7 @@ describe('snapshots against real services', () => {
             await items.drop();
           }
           const chunk = await deps.reader.read(...args);
-          if (chunk.documents.length > 0) copiedSome = true;
+          if (chunk.documents > 0) copiedSome = true;
           return chunk;
         },
       },

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { LazyProducer } from '../../shared/lazy-producer';
 import { CdcError } from '../../shared/errors';
 import { createProducer, lazyKafka, parseKafkaEnv } from '../../shared/kafka-client';
@@ -13,6 +13,7 @@ import { parseRelayEnv } from './relay-config';
 import { type RelayOutcome, relayStream } from './relay-stream';
 import { resetStream, type RelayInput, streamFor } from './relay-input';
 import { relayDeps, relayLimits } from './relay-wiring';
+import { describeReadMode, snapshotReadMode } from './snapshot-read-mode';
 
 // Parsed once per container: a misconfigured function fails at cold start, naming the variable.
 const env = parseRelayEnv();
@@ -23,17 +24,25 @@ const store = new DynamoCheckpointStore(dynamo, env.CONTROL_TABLE);
 const kafka = lazyKafka(kafkaSettings, logger);
 // Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
 const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
-const mongoClients = new Map<string, MongoClient>();
+const mongoClients = new Map<string, { client: MongoClient; uri: string }>();
 const relayProducer = new LazyProducer(async () => createProducer(await kafka()));
+// Snapshot chunks read and encoded on a thread of their own where there is a vCPU for it (SNAPSHOT_READ_THREAD).
+const snapshotRead = snapshotReadMode(env.SNAPSHOT_READ_THREAD);
+logger.info({ event: 'relay.snapshot-read-mode', ...describeReadMode(snapshotRead) });
 
-async function mongoClientFor(uriVariable: string): Promise<MongoClient> {
-  let client = mongoClients.get(uriVariable);
-  if (!client) {
+const MONGO_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 };
+// The snapshot's reading thread has its own client: one chunk read at a time, and one read ahead.
+const READ_THREAD_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 };
+
+async function mongoClientFor(uriVariable: string): Promise<{ client: MongoClient; uri: string }> {
+  let entry = mongoClients.get(uriVariable);
+  if (!entry) {
     // One small pool per connection string, reused by warm invocations; the driver reconnects on its own.
-    client = new MongoClient(await resolveSecretVariable(uriVariable), { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 });
-    mongoClients.set(uriVariable, client);
+    const uri = await resolveSecretVariable(uriVariable);
+    entry = { client: new MongoClient(uri, MONGO_CLIENT_OPTIONS), uri };
+    mongoClients.set(uriVariable, entry);
   }
-  return client;
+  return entry;
 }
 
 export async function handler(input: RelayInput | undefined, context: Context): Promise<RelayOutcome | { status: 'reset' }> {
@@ -43,16 +52,19 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     return { status: 'reset' };
   }
   const metrics = createMetrics('mongo-cdc-relay', { StreamId: stream.id });
+  const mongo = await mongoClientFor(stream.uriVariable);
   const deps = relayDeps({
     store,
     // Connected at the first send: an invocation that finds the lease held never touches Kafka.
     producer: () => relayProducer.get(),
-    mongo: await mongoClientFor(stream.uriVariable),
+    mongo: mongo.client,
     stream,
     maxRequestBytes: env.KAFKA_MAX_MESSAGE_BYTES,
     logger,
     metrics,
     control: { dynamo, table: env.CONTROL_TABLE },
+    // The connection string goes to the thread as it is, never into a log line.
+    ...(snapshotRead.entry ? { snapshotReadThread: { entry: snapshotRead.entry, uri: mongo.uri, clientOptions: READ_THREAD_CLIENT_OPTIONS } } : {}),
   });
   try {
     const guarded = { ...deps, producer: topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) };

@@ -1,0 +1,46 @@
+import type { MongoClientOptions } from 'mongodb';
+import type { PackedRecords } from './record-transfer';
+import type { StreamConfig } from './relay-config';
+import type { KeyCursor } from './snapshot-plan';
+import type { CopyTarget, ReadPoint } from './snapshot-reader';
+import type { EncodedCopies } from './snapshot-records';
+
+/** What the snapshot's reading thread is started with. The connection string is never logged, on either side. */
+export interface ChunkReadWorkerData {
+  readonly uri: string;
+  readonly stream: StreamConfig;
+  readonly clientOptions: MongoClientOptions;
+}
+
+type Namespace = { readonly db: string; readonly coll: string };
+
+/** The ChunkReader's calls, as messages to the reading thread. */
+export type ChunkReadRequest =
+  | { readonly kind: 'readPoint' }
+  | { readonly kind: 'hasDocuments'; readonly namespace: Namespace; readonly at: ReadPoint }
+  | {
+      readonly kind: 'read';
+      readonly namespace: Namespace;
+      readonly cursor: KeyCursor;
+      readonly limit: number;
+      readonly at: ReadPoint;
+      readonly target: CopyTarget;
+      /** The stream's document filter as canonical Extended JSON. */
+      readonly filter?: string;
+    }
+  /** Closes the thread's client, so its connections end cleanly before the thread does. */
+  | { readonly kind: 'close' };
+
+export type ChunkReadReply =
+  | { readonly kind: 'readPoint'; readonly at: ReadPoint }
+  | { readonly kind: 'hasDocuments'; readonly has: boolean }
+  | {
+      readonly kind: 'read';
+      readonly documents: number;
+      readonly next: KeyCursor;
+      readonly bracketUnsupported?: string;
+      readonly counts: Omit<EncodedCopies, 'records'>;
+      /** The chunk's records in one transferred buffer (functions/relay/record-transfer.ts). */
+      readonly packed: PackedRecords;
+    }
+  | { readonly kind: 'close' };

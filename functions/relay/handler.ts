@@ -28,7 +28,8 @@ const mongoClients = new Map<string, { client: MongoClient; uri: string }>();
 const relayProducer = new LazyProducer(async () => createProducer(await kafka()));
 // Snapshot chunks read and encoded on a thread of their own where there is a vCPU for it (SNAPSHOT_READ_THREAD).
 const snapshotRead = snapshotReadMode(env.SNAPSHOT_READ_THREAD);
-logger.info({ event: 'relay.snapshot-read-mode', ...describeReadMode(snapshotRead) });
+// Logged by the container's first invocation (module loading stays silent).
+let readModeLogged = false;
 
 const MONGO_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 };
 // The snapshot's reading thread has its own client: one chunk read at a time, and one read ahead.
@@ -52,6 +53,10 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     return { status: 'reset' };
   }
   const metrics = createMetrics('mongo-cdc-relay', { StreamId: stream.id });
+  if (!readModeLogged) {
+    readModeLogged = true;
+    logger.info({ event: 'relay.snapshot-read-mode', ...describeReadMode(snapshotRead) });
+  }
   const mongo = await mongoClientFor(stream.uriVariable);
   const deps = relayDeps({
     store,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 import { CdcError } from '../../shared/errors';
 import { secretVariableConfigured } from '../../shared/secret-env';
-import { topicNamingShape } from '../../shared/topic-naming';
+import { topicNamingShape } from '../../shared/topic-naming-schema';
 
 const namespacePattern = /^[^.$\s]+(\.[^$\s]+)?$/;
 

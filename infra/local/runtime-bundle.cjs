@@ -4,7 +4,8 @@
 // through tsx (its loader thread, esbuild transforms and thousands of module lookups), which on a busy machine is
 // seconds of every start, before anything can relay.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { join, resolve } = require('node:path');
+const { join, relative, resolve } = require('node:path');
+const { workerBundleName, workersOf } = require('../worker-bundles.cjs');
 
 const projectRoot = resolve(__dirname, '..', '..');
 const cacheDir = resolve(projectRoot, 'node_modules', '.cache', 'mongo-cdc');
@@ -27,7 +28,7 @@ function bundleOf(name, entry, label) {
 }
 
 /** True when the bundle exists and no project file it was built from (nor the installed dependencies) changed since. */
-function isFresh({ bundlePath, manifestPath }) {
+function isFresh({ entry, bundlePath, manifestPath }) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -36,6 +37,8 @@ function isFresh({ bundlePath, manifestPath }) {
   }
   if (manifest.node !== process.version || manifest.projectRoot !== projectRoot || mtime(bundlePath) === undefined) return false;
   if ((mtime(installedTree) ?? 0) !== manifest.installedTree) return false;
+  const workers = workersOf([relative(projectRoot, entry)]);
+  if (workers.some((worker) => mtime(join(cacheDir, workerBundleName(worker, '.cjs'))) === undefined)) return false;
   return manifest.sources.every((source) => {
     const changed = mtime(resolve(projectRoot, source));
     return changed !== undefined && changed <= manifest.builtAt;
@@ -49,22 +52,31 @@ function build({ label, entry, bundlePath, manifestPath }, say) {
   mkdirSync(cacheDir, { recursive: true });
   const builtAt = Date.now();
   const draft = `${bundlePath}.${process.pid}.draft`;
-  const result = esbuild.buildSync({
-    entryPoints: [entry],
+  const common = {
     absWorkingDir: projectRoot,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: `node${process.versions.node.split('.')[0]}`,
-    outfile: draft,
     external,
     keepNames: true,
     metafile: true,
     // Where the sources are: infra/stack/stack-settings.ts reads it instead of the bundle's own __dirname.
     define: { MONGO_CDC_PROJECT_ROOT: JSON.stringify(projectRoot) },
     logLevel: 'error',
-  });
-  const sources = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('node_modules/'));
+  };
+  const result = esbuild.buildSync({ ...common, entryPoints: [entry], outfile: draft });
+  const inputs = new Set(Object.keys(result.metafile.inputs));
+  // The worker threads the bundle starts, each a lean bundle of its own beside it (infra/worker-bundles.cjs), in place
+  // before the bundle that starts them.
+  for (const worker of workersOf([relative(projectRoot, entry)])) {
+    const workerPath = join(cacheDir, workerBundleName(worker, '.cjs'));
+    const workerDraft = `${workerPath}.${process.pid}.draft`;
+    const built = esbuild.buildSync({ ...common, entryPoints: [resolve(projectRoot, worker)], outfile: workerDraft });
+    for (const input of Object.keys(built.metafile.inputs)) inputs.add(input);
+    renameSync(workerDraft, workerPath);
+  }
+  const sources = [...inputs].filter((input) => !input.startsWith('node_modules/'));
   // Renamed into place, so a start running at the same moment reads the old bundle or the new one, never half of one.
   renameSync(draft, bundlePath);
   writeFileSync(manifestPath, `${JSON.stringify({ node: process.version, projectRoot, builtAt, installedTree: mtime(installedTree) ?? 0, sources })}\n`);

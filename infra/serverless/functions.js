@@ -19,6 +19,9 @@ function kafkaEnvironment(config) {
   return environment;
 }
 
+/** A sink's package leaves out the relay's worker bundles, built into the same staging folder (infra/worker-bundles.cjs). */
+const SINK_PACKAGE = { patterns: ['!functions/relay/**'] };
+
 function common(config, fn) {
   return {
     name: fn.functionName,
@@ -82,6 +85,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-dynamodb/handler.handler',
+      package: SINK_PACKAGE,
       description: 'Applies mongo-cdc change records to the DynamoDB reporting table, newest version wins',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,
@@ -112,6 +116,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-opensearch/handler.handler',
+      package: SINK_PACKAGE,
       description: 'Applies mongo-cdc change records to OpenSearch/Elasticsearch with external versions',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,

@@ -146,6 +146,9 @@ export const deploySettingsSchema = z.strictObject({
   // the reserved concurrency of 1, and Lambda retries a throttled scheduled event only after a backoff.
   relayTimeout: integer(15, 900).default(70),
   relaySafetyMarginMs: integer(1000, 600000).default(12000),
+  // SNAPSHOT_READ_THREAD, passed only when set: the function's own default (auto) reads snapshot chunks on a thread of
+  // their own where the function has two vCPUs (relayMemorySize 1769 or more).
+  relaySnapshotReadThread: oneOf(['auto', 'on', 'off']).optional(),
   sinks: list.default([...SINKS]),
   sinkTopics: sinkTopics.optional(),
   sinkDeadLetterTopic: text.optional(),
@@ -448,7 +451,13 @@ export function buildConfig({ stage, service, fromParams, fromFile }: RawSetting
       ready: brokers.length > 0,
     },
     vpc,
-    relay: { schedule: s.relaySchedule, memorySize: s.relayMemorySize, timeout: s.relayTimeout, safetyMarginMs: s.relaySafetyMarginMs },
+    relay: {
+      schedule: s.relaySchedule,
+      memorySize: s.relayMemorySize,
+      timeout: s.relayTimeout,
+      safetyMarginMs: s.relaySafetyMarginMs,
+      snapshotReadThread: s.relaySnapshotReadThread,
+    },
     sinks: {
       enabled,
       topics,

@@ -56,6 +56,7 @@ function relayFunction(config, relay, rawStream) {
       // Amazon MSK does not auto-create topics: a relay may create its topics only where the role may (allowTopicCreation);
       // otherwise a missing topic fails fast with TOPIC_MISSING (create them first: npx mongo-cdc topics create).
       KAFKA_TOPIC_CREATION: config.kafka.allowTopicCreation ? 'create' : 'require',
+      ...(config.relay.snapshotReadThread === undefined ? {} : { SNAPSHOT_READ_THREAD: config.relay.snapshotReadThread }),
     },
     events: [
       {

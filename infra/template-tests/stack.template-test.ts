@@ -559,6 +559,14 @@ describe('first deploy creating MSK Serverless and an OpenSearch domain', () => 
     });
     expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBe('32');
   });
+
+  it('passes relaySnapshotReadThread to the relays\' SNAPSHOT_READ_THREAD only when set', () => {
+    const relays = (of: CfnTemplate) => ofType(of, 'AWS::Lambda::Function').filter(([logicalId]) => logicalId.startsWith('Relay'));
+    expect(relays(template()).length).toBeGreaterThan(0);
+    for (const [logicalId] of relays(template())) expect(environment(template(), logicalId).SNAPSHOT_READ_THREAD).toBe('off');
+    // Unset, the function's own default (auto) applies.
+    for (const [logicalId] of relays(templates.mskIam)) expect(environment(templates.mskIam, logicalId)).not.toHaveProperty('SNAPSHOT_READ_THREAD');
+  });
 });
 
 describe('packages', () => {

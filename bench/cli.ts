@@ -34,12 +34,31 @@ type Outcome = { name: string; result: PhaseResult; load: number } | { name: str
 /** The V8 flags serverless.yml gives the relay function, so the relay phase runs as deployed. */
 const RELAY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
-function runPhase(phase: string, args: Record<string, unknown>, nodeFlags: string[] = [], script = 'relay-phases.ts'): PhaseResult {
-  const output = execFileSync(
-    process.execPath,
-    [...nodeFlags, '--import', 'tsx', resolve(__dirname, script), JSON.stringify({ ...args, phase })],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024 },
-  );
+/**
+ * The relay's read thread in the relay phases: each mode in BENCH_RELAY_READ_THREAD (on,off) runs in every round of the
+ * alternating runs, so both are compared with the same connector runs. BENCH_RELAY_CPUS pins the relay phases to those
+ * CPUs (taskset -c, e.g. 0 for one core) to measure a one-vCPU function.
+ */
+const READ_THREAD_MODES = (process.env.BENCH_RELAY_READ_THREAD ?? 'on,off').split(',').filter(Boolean);
+const RELAY_CPUS = process.env.BENCH_RELAY_CPUS;
+/** BENCH_CPU_PROF_DIR: a V8 CPU profile of each relay phase, one file per thread (NODE_OPTIONS may not carry --cpu-prof). */
+const RELAY_PROFILE = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+
+function runPhase(
+  phase: string,
+  args: Record<string, unknown>,
+  nodeFlags: string[] = [],
+  script = 'relay-phases.ts',
+  options: { env?: Record<string, string>; cpus?: string } = {},
+): PhaseResult {
+  const command = [...nodeFlags, '--import', 'tsx', resolve(__dirname, script), JSON.stringify({ ...args, phase })];
+  const [file, argv] = options.cpus ? ['taskset', ['-c', options.cpus, process.execPath, ...command]] : [process.execPath, command];
+  const output = execFileSync(file, argv as string[], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, ...options.env },
+  });
   const last = output.trim().split('\n').at(-1) ?? '{}';
   return JSON.parse(last) as PhaseResult;
 }
@@ -124,15 +143,22 @@ async function relayBenchmark(): Promise<boolean> {
     await collection.insertMany(Array.from({ length: Math.min(1000, TOTAL - index) }, (_, offset) => document(index + offset)));
   }
   const common = { db, collection: 'orders', startSeconds, table };
-  const phase = (name: string, args: Record<string, unknown>, flags: string[] = []) =>
-    runPhase(name, { ...common, streamId: uniqueName(`bench-${name}`), topic: uniqueName(`bench-${name}`), ...args }, flags);
+  const phase = (name: string, args: Record<string, unknown>, flags: string[] = [], options: Parameters<typeof runPhase>[4] = {}) =>
+    runPhase(name, { ...common, streamId: uniqueName(`bench-${name}`), topic: uniqueName(`bench-${name}`), ...args }, flags, undefined, options);
 
   const read = await attempt('bare change-stream read', () => phase('read', { events: TOTAL, topic: 'unused' }));
   const produce = await attempt('bare kafkajs produce (1000/batch)', () => phase('produce', { events: TOTAL }));
-  const relays: Outcome[] = [];
+  const relaysByMode = new Map<string, Outcome[]>(READ_THREAD_MODES.map((mode) => [mode, []]));
   const connectors: Outcome[] = [];
+  const pinned = RELAY_CPUS ? `, CPUs ${RELAY_CPUS}` : '';
   for (let run = 1; run <= RUNS; run++) {
-    relays.push(await attempt(`mongo-cdc relay (defaults), run ${run}`, () => phase('relay', { events: TOTAL }, RELAY_NODE_FLAGS)));
+    for (const [mode, relays] of relaysByMode) {
+      relays.push(
+        await attempt(`mongo-cdc relay (read thread ${mode}${pinned}), run ${run}`, () =>
+          phase('relay', { events: TOTAL }, [...RELAY_NODE_FLAGS, ...RELAY_PROFILE], { env: { RELAY_READ_THREAD: mode }, ...(RELAY_CPUS ? { cpus: RELAY_CPUS } : {}) }),
+        ),
+      );
+    }
     connectors.push(
       await attempt(`MongoDB Kafka Connector 2.0.1 source (Connect 3.9.2 standalone), run ${run}`, () =>
         runConnector({ db, collection: 'orders', startSeconds, events: TOTAL, topicPrefix: uniqueName('bench-connector'), runId: uniqueName('run'), addNamespace: standIn }, (line) =>
@@ -142,45 +168,58 @@ async function relayBenchmark(): Promise<boolean> {
     );
   }
   const naive = await attempt(`naive relay (first ${NAIVE} events; send + checkpoint per event)`, () => phase('naive', { events: NAIVE }));
-  let latency: LatencyResult | string;
-  console.log('phase: latency at a steady 1,000 events/s ...');
-  try {
-    latency = await measureLatency({ ratePerSecond: 1000, seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20), nodeFlags: RELAY_NODE_FLAGS });
-  } catch (error) {
-    latency = (error as Error).message;
-    console.log(`phase failed: latency: ${latency}`);
+  const latencies = new Map<string, (LatencyResult & { load: number }) | string>();
+  for (const mode of READ_THREAD_MODES) {
+    console.log(`phase: latency at a steady 1,000 events/s (read thread ${mode}) ...`);
+    try {
+      const result = await measureLatency({
+        ratePerSecond: 1000,
+        seconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 20),
+        nodeFlags: RELAY_NODE_FLAGS,
+        env: { RELAY_READ_THREAD: mode },
+      });
+      latencies.set(mode, { ...result, load: loadavg()[0] ?? Number.NaN });
+    } catch (error) {
+      latencies.set(mode, (error as Error).message);
+      console.log(`phase failed: latency: ${(error as Error).message}`);
+    }
   }
 
+  const relays = [...relaysByMode.values()].flat();
   const outcomes = [read, produce, ...relays, ...connectors, naive];
   printTable(outcomes);
-  const relay = medianRun(relays);
   const connector = medianRun(connectors);
   const ceiling = [resultOf(read), resultOf(produce)].reduce<PhaseResult | undefined>(
     (lowest, result) => (!result ? lowest : !lowest || rate(result) < rate(lowest) ? result : lowest),
     undefined,
   );
-  console.log(`\nmedians of ${RUNS} alternating runs: relay ${relay ? rate(relay).toFixed(0) : '-'} events/s, connector ${connector ? rate(connector).toFixed(0) : '-'} events/s`);
-  console.log(ratio('relay / MongoDB Kafka Connector (medians)', relay, connector, 'target >= 1.3'));
-  console.log(ratio('relay / min(bare read, bare produce)', relay, ceiling, 'reference: how close the relay runs to its parts'));
-  console.log(ratio('relay / naive', relay, resultOf(naive), 'target >= 10'));
-  if (relay) {
-    console.log(`relay CPU per event = ${cpuPerEvent(relay).toFixed(0)} µs  (target <= 100)`);
-    console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
-  }
-  if (typeof latency === 'string') console.log(`commit -> Kafka latency at 1000/s: FAILED: ${latency}`);
-  else {
-    console.log(
-      `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} of ${latency.written} events, written at ${(latency.written / latency.seconds).toFixed(0)}/s): ` +
-        `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000; p99 to a consumer ${latency.consumedP99Ms} ms); ` +
-        `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB; load average ${loadavg()[0]?.toFixed(1)}`,
-    );
+  for (const [mode, modeRelays] of relaysByMode) {
+    const relay = medianRun(modeRelays);
+    console.log(`\nread thread ${mode}${pinned}:`);
+    console.log(`medians of ${RUNS} alternating runs: relay ${relay ? rate(relay).toFixed(0) : '-'} events/s, connector ${connector ? rate(connector).toFixed(0) : '-'} events/s`);
+    console.log(ratio('relay / MongoDB Kafka Connector (medians)', relay, connector, 'target >= 1.3'));
+    console.log(ratio('relay / min(bare read, bare produce)', relay, ceiling, 'reference: how close the relay runs to its parts'));
+    console.log(ratio('relay / naive', relay, resultOf(naive), 'target >= 10'));
+    if (relay) {
+      console.log(`relay CPU per event = ${cpuPerEvent(relay).toFixed(0)} µs  (target <= 100)`);
+      console.log(`relay peak RSS = ${mib(relay.maxRssBytes)} MiB  (target < 256)`);
+    }
+    const latency = latencies.get(mode);
+    if (typeof latency === 'string') console.log(`commit -> Kafka latency at 1000/s: FAILED: ${latency}`);
+    else if (latency) {
+      console.log(
+        `commit -> Kafka latency at ${latency.ratePerSecond}/s for ${latency.seconds} s (${latency.samples} of ${latency.written} events, written at ${(latency.written / latency.seconds).toFixed(0)}/s): ` +
+          `p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms  (target p99 < 1000; p99 to a consumer ${latency.consumedP99Ms} ms); ` +
+          `relay CPU ${(latency.relayCpuMicros / latency.relayed).toFixed(0)} µs/event, peak RSS ${mib(latency.relayMaxRssBytes)} MiB; load average ${latency.load.toFixed(1)}`,
+      );
+    }
   }
 
   await mongo.db(db).dropDatabase();
   await mongo.close();
   await dropTable(dynamo, table);
   dynamo.destroy();
-  return outcomes.every((outcome) => 'result' in outcome) && typeof latency !== 'string';
+  return outcomes.every((outcome) => 'result' in outcome) && [...latencies.values()].every((latency) => typeof latency !== 'string');
 }
 
 interface SnapshotPhaseResult extends PhaseResult {

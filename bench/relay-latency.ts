@@ -34,7 +34,13 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
  * written (or a drain time passes), so a slow machine shows up as latency, not as a shortfall; a shortfall that remains
  * is reported as events the relay did not relay or Kafka does not hold, which tells lateness from loss.
  */
-export async function measureLatency(options: { ratePerSecond: number; seconds: number; nodeFlags: string[] }): Promise<LatencyResult> {
+export async function measureLatency(options: {
+  ratePerSecond: number;
+  seconds: number;
+  nodeFlags: string[];
+  /** Variables for the relay's process (RELAY_READ_THREAD). */
+  env?: Record<string, string>;
+}): Promise<LatencyResult> {
   const mongo = new MongoClient(endpoints.mongodbUri());
   await mongo.connect();
   const dynamo = localDynamo();
@@ -60,7 +66,7 @@ export async function measureLatency(options: { ratePerSecond: number; seconds: 
       resolve(__dirname, 'relay-phases.ts'),
       JSON.stringify({ phase: 'follow', db, collection: 'orders', topic, table, streamId: uniqueName('latency'), events: 0, startSeconds: 0 }),
     ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
+    { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...options.env } },
   );
   const lines = createInterface({ input: relay.stdout });
   const relayLines: string[] = [];

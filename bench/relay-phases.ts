@@ -7,7 +7,8 @@ import { endpoints } from '../infra/stack/endpoints';
 import { openChangeSource } from '../functions/relay/change-source';
 import { DynamoCheckpointStore } from '../functions/relay/checkpoint-store';
 import { KafkaRecordProducer, type OutgoingRecord } from '../functions/relay/record-producer';
-import { streamSchema } from '../functions/relay/relay-config';
+import { readThreadFor } from '../functions/relay/read-thread';
+import { relayEnvShape, streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
 import { relayDeps } from '../functions/relay/relay-wiring';
 import { createProducer } from '../shared/kafka-client';
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
   const kafka = localKafka('bench');
   // The deployed producer (shared/kafka-client.ts), so the benchmark measures what runs in Lambda.
   const producer = createProducer(kafka);
+  // As the handler reads (RELAY_READ_THREAD); a warm container's thread is running already, so it starts untimed.
+  const readThread =
+    args.phase === 'relay' || args.phase === 'follow' ? readThreadFor(relayEnvShape.RELAY_READ_THREAD.parse(process.env.RELAY_READ_THREAD), endpoints.mongodbUri()) : undefined;
+  await readThread?.start();
+  if (args.phase === 'relay') console.error(`relay reads on the ${readThread ? 'read thread' : 'main thread'}`);
   let elapsed = stopwatch();
   let events = args.events;
 
@@ -118,7 +124,7 @@ async function main(): Promise<void> {
       );
     });
   } else if (args.phase === 'follow') {
-    events = await follow(mongo, producer);
+    events = await follow(mongo, producer, readThread);
     elapsed = followClock ?? elapsed;
   } else {
     await producer.connect();
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
     while (metrics.relayed < args.events) {
       const deadline = Date.now() + 60_000;
       const outcome = await relayStream(
-        relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger: batchTimings, metrics }),
+        relayDeps({ store, producer: async () => producer, mongo, readThread, stream, maxRequestBytes: 1_048_588, logger: batchTimings, metrics }),
         stream,
         { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 1_000, leaseGraceMs: 1_000 },
         // End the invocation once everything is through, as a drained schedule would.
@@ -148,6 +154,7 @@ async function main(): Promise<void> {
   report({ events, ...elapsed() });
   await producer.disconnect();
   await mongo.close();
+  await readThread?.close();
 }
 
 let followClock: (() => { ms: number; cpuMicros: number }) | undefined;
@@ -157,7 +164,11 @@ let followClock: (() => { ms: number; cpuMicros: number }) | undefined;
  * "now", prints "ready" once its change stream is open, and stops when the number of events written (a line on its
  * standard input) has been relayed, or when it has not got there within the drain time after that line.
  */
-async function follow(mongo: MongoClient, producer: ReturnType<ReturnType<typeof localKafka>['producer']>): Promise<number> {
+async function follow(
+  mongo: MongoClient,
+  producer: ReturnType<ReturnType<typeof localKafka>['producer']>,
+  readThread: ReturnType<typeof readThreadFor>,
+): Promise<number> {
   await producer.connect();
   const store = new DynamoCheckpointStore(localDynamo(), args.table);
   const stream = streamSchema.parse({ id: args.streamId, database: args.db, collection: args.collection, topics: { [`${args.db}.${args.collection}`]: args.topic } });
@@ -184,7 +195,7 @@ async function follow(mongo: MongoClient, producer: ReturnType<ReturnType<typeof
     return metrics.relayed >= target.events ? 0 : target.deadline - Date.now();
   };
   const outcome = await relayStream(
-    relayDeps({ store, producer: async () => producer, mongo, stream, maxRequestBytes: 1_048_588, logger, metrics }),
+    relayDeps({ store, producer: async () => producer, mongo, readThread, stream, maxRequestBytes: 1_048_588, logger, metrics }),
     stream,
     { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 0, leaseGraceMs: 1_000 },
     { owner: 'bench-follow', remainingMs },

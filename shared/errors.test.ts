@@ -38,6 +38,7 @@ describe('CdcError', () => {
     ['RECORD_MALFORMED', false],
     ['STORE_UNAVAILABLE', true],
     ['SNAPSHOT_RUNNING', true],
+    ['READ_THREAD_FAILED', true],
   ] as const)('marks %s retriable=%s', (code, retriable) => {
     expect(new CdcError(code, 'x').retriable).toBe(retriable);
   });
@@ -47,7 +48,7 @@ describe('CdcError', () => {
     const codes = Object.keys(ERROR_CATALOGUE) as CdcErrorCode[];
 
     // Assess
-    expect(codes).toHaveLength(17);
+    expect(codes).toHaveLength(18);
     for (const code of codes) {
       expect(ERROR_CATALOGUE[code].meaning.length, code).toBeGreaterThan(20);
       expect(ERROR_CATALOGUE[code].recovery.length, code).toBeGreaterThan(10);

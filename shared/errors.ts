@@ -85,6 +85,11 @@ export const ERROR_CATALOGUE = {
     meaning: 'MongoDB could not be reached or answered with a transient error (network, election, stepdown) the driver did not resume from within this invocation.',
     recovery: 'None needed: the next invocation resumes from the checkpoint. Check the deployment and network if it persists.',
   },
+  READ_THREAD_FAILED: {
+    retriable: true,
+    meaning: "The relay's read thread (RELAY_READ_THREAD) stopped while reading a batch (it crashed or ran out of memory); nothing it read was checkpointed.",
+    recovery: 'None needed: the next invocation starts a new read thread and resumes from the checkpoint. If it recurs, check the function\'s memory, or set RELAY_READ_THREAD=off.',
+  },
   STORE_REJECTED: {
     retriable: false,
     meaning: 'A reporting store refused one change for good (a mapping conflict, an unmappable document); the rest of the batch was applied.',

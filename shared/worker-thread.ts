@@ -75,8 +75,9 @@ function mongoErrorOf(carried: CarriedError, cause: Error | undefined): MongoErr
     case 'MongoNetworkError':
       return new MongoNetworkError(carried.message, options);
     case 'MongoServerSelectionError':
-      // The topology description is the worker's own; the relay never reads it.
-      return new MongoServerSelectionError(carried.message, undefined as unknown as ConstructorParameters<typeof MongoServerSelectionError>[1]);
+      // The topology description is the worker's own; the relay never reads it. The driver's constructor reads a field
+      // of it unconditionally, so it gets an empty one rather than none.
+      return new MongoServerSelectionError(carried.message, {} as ConstructorParameters<typeof MongoServerSelectionError>[1]);
     case 'MongoOperationTimeoutError':
       return new MongoOperationTimeoutError(carried.message, options);
     case 'MongoServerError':
@@ -131,6 +132,7 @@ export class WorkerClient<Request, Reply> {
   private nextId = 0;
   private gone: Error | undefined;
   private readonly exited: Promise<void>;
+  private holdsProcessOnlyWhileBusy = false;
 
   constructor(entry: WorkerEntry, options: { readonly name: string; readonly workerData?: unknown }) {
     this.worker = new Worker(entry.file, { execArgv: [...entry.execArgv], workerData: options.workerData, name: options.name });
@@ -138,6 +140,7 @@ export class WorkerClient<Request, Reply> {
       const request = this.waiting.get(envelope.id);
       if (!request) return;
       this.waiting.delete(envelope.id);
+      if (this.waiting.size === 0 && this.holdsProcessOnlyWhileBusy) this.worker.unref();
       if (envelope.ok) request.resolve(envelope.reply);
       else request.reject(reviveError(envelope.error));
     });
@@ -159,14 +162,20 @@ export class WorkerClient<Request, Reply> {
     if (this.gone) return Promise.reject(this.gone);
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
+      // A request waited on keeps the process alive, even when the idle worker does not.
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, message }, [...transfer]);
     });
   }
 
-  /** Lets the process exit while the worker idles (a warm Lambda container keeps it for the next invocation). */
+  /**
+   * Lets the process exit while the worker idles (no request waiting), so a worker kept for the next invocation of a
+   * warm container does not hold a finished process open.
+   */
   unref(): void {
-    this.worker.unref();
+    this.holdsProcessOnlyWhileBusy = true;
+    if (this.waiting.size === 0) this.worker.unref();
   }
 
   /** Stops the worker at once, whatever it is doing; waiting requests reject. */

@@ -5,11 +5,18 @@ import {
   type ChangeStreamOptions,
   type Document,
   type MongoClient,
+  type MongoClientOptions,
   type ResumeToken,
   Timestamp,
 } from 'mongodb';
 import type { ResumePoint } from '../../shared/stream-position';
 import type { StreamConfig } from './relay-config';
+
+/**
+ * How the relay connects to MongoDB, on its main thread and on its read thread alike: one small pool per connection
+ * string, reused by warm invocations (the driver reconnects on its own).
+ */
+export const RELAY_MONGO_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 };
 
 /** The change stream as the relay loop sees it: non-blocking reads and the latest token the server handed out. */
 export interface ChangeSource {

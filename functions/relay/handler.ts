@@ -8,7 +8,9 @@ import { createLogger } from '../../shared/logger';
 import { resolveSecretVariable } from '../../shared/secret-env';
 import { createMetrics } from '../../shared/metrics';
 import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner';
+import { RELAY_MONGO_CLIENT_OPTIONS } from './change-source';
 import { DynamoCheckpointStore } from './checkpoint-store';
+import { readThreadFor, type ReadThread } from './read-thread';
 import { parseRelayEnv } from './relay-config';
 import { type RelayOutcome, relayStream } from './relay-stream';
 import { resetStream, type RelayInput, streamFor } from './relay-input';
@@ -24,26 +26,33 @@ const store = new DynamoCheckpointStore(dynamo, env.CONTROL_TABLE);
 const kafka = lazyKafka(kafkaSettings, logger);
 // Topics exist before the first record is produced to them (created, or TOPIC_MISSING when creation is not allowed).
 const topics = new TopicProvisioner(kafka, parseTopicEnv(), logger);
-const mongoClients = new Map<string, { client: MongoClient; uri: string }>();
+const mongoClients = new Map<string, { readonly client: MongoClient; readonly uri: string; readonly readThread: ReadThread | undefined }>();
 const relayProducer = new LazyProducer(async () => createProducer(await kafka()));
 // Snapshot chunks read and encoded on a thread of their own where there is a vCPU for it (SNAPSHOT_READ_THREAD).
 const snapshotRead = snapshotReadMode(env.SNAPSHOT_READ_THREAD);
 // Logged by the container's first invocation (module loading stays silent).
 let readModeLogged = false;
 
-const MONGO_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 };
 // The snapshot's reading thread has its own client: one chunk read at a time, and one read ahead.
-const READ_THREAD_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 };
+const SNAPSHOT_READ_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 };
 
-async function mongoClientFor(uriVariable: string): Promise<{ client: MongoClient; uri: string }> {
-  let entry = mongoClients.get(uriVariable);
-  if (!entry) {
-    // One small pool per connection string, reused by warm invocations; the driver reconnects on its own.
-    const uri = await resolveSecretVariable(uriVariable);
-    entry = { client: new MongoClient(uri, MONGO_CLIENT_OPTIONS), uri };
-    mongoClients.set(uriVariable, entry);
+/**
+ * The client for a connection string, and its read thread when RELAY_READ_THREAD asks for one (with its own client:
+ * the resolved connection string goes to it in workerData, never to a log), both kept for warm invocations. The
+ * connection string is kept too, for the snapshot's reading thread (SNAPSHOT_READ_THREAD), started per invocation.
+ */
+async function mongoClientFor(uriVariable: string): Promise<{ readonly client: MongoClient; readonly uri: string; readonly readThread: ReadThread | undefined }> {
+  let clients = mongoClients.get(uriVariable);
+  if (!clients) {
+    const connectionString = await resolveSecretVariable(uriVariable);
+    clients = {
+      client: new MongoClient(connectionString, RELAY_MONGO_CLIENT_OPTIONS),
+      uri: connectionString,
+      readThread: readThreadFor(env.RELAY_READ_THREAD, connectionString),
+    };
+    mongoClients.set(uriVariable, clients);
   }
-  return entry;
+  return clients;
 }
 
 export async function handler(input: RelayInput | undefined, context: Context): Promise<RelayOutcome | { status: 'reset' }> {
@@ -63,13 +72,14 @@ export async function handler(input: RelayInput | undefined, context: Context): 
     // Connected at the first send: an invocation that finds the lease held never touches Kafka.
     producer: () => relayProducer.get(),
     mongo: mongo.client,
+    readThread: mongo.readThread,
     stream,
     maxRequestBytes: env.KAFKA_MAX_MESSAGE_BYTES,
     logger,
     metrics,
     control: { dynamo, table: env.CONTROL_TABLE },
     // The connection string goes to the thread as it is, never into a log line.
-    ...(snapshotRead.entry ? { snapshotReadThread: { entry: snapshotRead.entry, uri: mongo.uri, clientOptions: READ_THREAD_CLIENT_OPTIONS } } : {}),
+    ...(snapshotRead.entry ? { snapshotReadThread: { entry: snapshotRead.entry, uri: mongo.uri, clientOptions: SNAPSHOT_READ_CLIENT_OPTIONS } } : {}),
   });
   try {
     const guarded = { ...deps, producer: topics.guard(deps.producer, () => metrics.add('TopicMissing', 'Count', 1)) };

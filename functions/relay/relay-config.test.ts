@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readsOnThread } from './read-thread';
 import { parseRelayEnv } from './relay-config';
 import { chunkBySize, type OutgoingRecord } from './record-producer';
 
@@ -13,6 +14,14 @@ describe('relay configuration', () => {
       oversize: 'dlq',
       topicPrefix: 'mongo-cdc',
     });
+    expect(env.RELAY_READ_THREAD).toBe('auto');
+  });
+
+  it('reads on a worker thread when asked to, or by default where there is more than one CPU', () => {
+    expect(readsOnThread('auto', 2)).toBe(true);
+    expect(readsOnThread('auto', 1)).toBe(false);
+    expect(readsOnThread('on', 1)).toBe(true);
+    expect(readsOnThread('off', 8)).toBe(false);
   });
 
   it.each([
@@ -24,6 +33,7 @@ describe('relay configuration', () => {
     [{ CDC_STREAMS: '[{"id":"a"},{"id":"a"}]' }, /stream ids must be unique/],
     [{ MONGODB_URI: undefined }, /neither MONGODB_URI nor MONGODB_URI_SECRET is set/],
     [{ RELAY_SAFETY_MARGIN_MS: 'soon' }, /environment variable RELAY_SAFETY_MARGIN_MS/],
+    [{ RELAY_READ_THREAD: 'yes' }, /environment variable RELAY_READ_THREAD/],
   ])('fails at start-up naming the setting (%o)', (override, message) => {
     expect(() => parseRelayEnv({ ...base, ...override })).toThrow(message);
   });

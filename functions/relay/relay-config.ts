@@ -4,6 +4,9 @@ import { CdcError } from '../../shared/errors';
 import { secretVariableConfigured } from '../../shared/secret-env';
 import { topicNamingShape } from '../../shared/topic-naming-schema';
 
+export const READ_THREAD_MODES = ['auto', 'on', 'off'] as const;
+export type ReadThreadMode = (typeof READ_THREAD_MODES)[number];
+
 const namespacePattern = /^[^.$\s]+(\.[^$\s]+)?$/;
 
 /** One change stream relayed to Kafka. Unknown keys are rejected, so a typo fails at start-up instead of being ignored. */
@@ -70,6 +73,12 @@ export const relayEnvShape = {
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(1_048_588),
   /** Quiet streams save the server's post-batch resume token at least this often. */
   RELAY_IDLE_CHECKPOINT_MS: z.coerce.number().int().positive().default(30_000),
+
+  /**
+   * Whether change-stream reading and record encoding run on a worker thread beside the relay's (read-thread.ts):
+   * auto (the default) where more than one CPU is available (Lambda from about 1,769 MB), on, or off.
+   */
+  RELAY_READ_THREAD: z.enum(READ_THREAD_MODES).default('auto'),
 
   /** The lease outlives the invocation by this much, so a crashed holder is replaced soon after its deadline. */
   RELAY_LEASE_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),

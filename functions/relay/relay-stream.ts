@@ -1,12 +1,11 @@
-import type { ChangeStreamDocument, ResumeToken } from 'mongodb';
 import { CdcError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import type { Metrics } from '../../shared/metrics';
 import { mapChangeStreamError } from '../../shared/mongo-errors';
-import { clusterTimeOfEvent, nextPosition, type ResumePoint, resumeTokenText, type StreamPosition } from '../../shared/stream-position';
+import { type ResumePoint, resumeTokenText, type StreamPosition } from '../../shared/stream-position';
+import { type BatchSource, type ChangeBatch, type DeadLetterNote, readChangeBatch } from './batch-reader';
 import type { ChangeSource } from './change-source';
 import type { Checkpoint, CheckpointStore, Lease } from './checkpoint-store';
-import { recordsForEvent } from './event-records';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
 import { SnapshotShare } from './snapshot-share';
@@ -15,7 +14,8 @@ import { type SnapshotDeps, SnapshotStep } from './snapshot-step';
 export interface RelayDeps {
   readonly store: CheckpointStore;
   readonly producer: RecordProducer;
-  readonly openSource: (resume: ResumePoint) => ChangeSource;
+  /** The change stream from `resume`: read event by event here, or batch by batch on a worker thread. */
+  readonly openSource: (resume: ResumePoint) => ChangeSource | BatchSource;
   /** The source's current operation time, to pin down where a new (or reset-to-now) stream starts. */
   readonly serverTime: () => Promise<{ seconds: number; increment: number }>;
   readonly logger: Logger;
@@ -55,15 +55,7 @@ export type RelayOutcome =
   | { status: 'stopped'; reason: string }
   | { status: 'lease-lost'; events: number };
 
-/** Records read from the change stream, ready to produce; `last` is where the checkpoint moves once Kafka has them. */
-export interface ChangeBatch {
-  records: OutgoingRecord[];
-  events: number;
-  bytes: number;
-  deadLettered: number;
-  trimmed: number;
-  last?: { token: ResumeToken; position: StreamPosition | undefined; invalidate: boolean };
-}
+export type { ChangeBatch };
 
 /**
  * One invocation's state for one stream, held by the lease: what every step reads and moves. A step that writes
@@ -79,8 +71,10 @@ export interface RelayRun {
   readonly leaseExpiry: () => number;
   /** False once only the safety margin is left: no new read or batch starts. */
   readonly hasTime: () => boolean;
+  /** The wall-clock time (Date.now, shared with a read thread) at which hasTime turns false. */
+  readonly readUntil: () => number;
   readonly log: { readonly streamId: string };
-  source: ChangeSource | undefined;
+  source: ChangeSource | BatchSource | undefined;
   resume: ResumePoint;
   /** The last relayed event's position; its ordinal continues across batches and invocations. */
   position: StreamPosition | undefined;
@@ -116,6 +110,7 @@ export async function relayStream(
     now,
     leaseExpiry,
     hasTime: () => invocation.remainingMs() > limits.safetyMarginMs,
+    readUntil: () => Date.now() + invocation.remainingMs() - limits.safetyMarginMs,
     log: { streamId: stream.id },
     source: undefined,
     resume: { kind: 'now' },
@@ -132,7 +127,8 @@ export async function relayStream(
     await beginSnapshot(run, checkpoint);
     await fixStartPoint(run, checkpoint);
     run.source = deps.openSource(run.resume);
-    deps.logger.info({ event: 'relay.start', ...run.log, resumeKind: run.resume.kind, lastEvent: run.position });
+    const readThread = 'readBatch' in run.source ? 'worker' : 'main';
+    deps.logger.info({ event: 'relay.start', ...run.log, resumeKind: run.resume.kind, lastEvent: run.position, readThread });
     const ended = await relayBatches(run, reads);
     if (ended) return ended;
     await saveFinalToken(run);
@@ -438,7 +434,7 @@ async function classifyFailure(run: RelayRun, error: unknown): Promise<RelayOutc
     // A MongoDB error, now named (MONGO_FATAL or MONGO_UNAVAILABLE) with the driver's error as its cause.
     metrics.add('MongoErrors', 'Count', 1);
     logger.error({ event: 'relay.failed', ...run.log, code: named.code, error: named.message });
-  } else if (!(error instanceof CdcError)) {
+  } else if (!(error instanceof CdcError) || error.code === 'READ_THREAD_FAILED') {
     metrics.add('RelayErrors', 'Count', 1);
     logger.error({ event: 'relay.failed', ...run.log, error: (error as Error).message });
   }
@@ -446,52 +442,18 @@ async function classifyFailure(run: RelayRun, error: unknown): Promise<RelayOutc
 }
 
 /**
- * Reads one bounded batch: it closes at maxEvents, at maxBytes, maxWaitMs after its first event, at an invalidate
- * (the stream ends there), or when the time budget runs out. Returns an empty batch after one quiet getMore.
+ * Reads one bounded batch (see readChangeBatch): here, event by event, or as a whole from a source that reads on a
+ * worker thread, bounded the same way with the same time budget.
  */
-async function collectBatch(run: RelayRun, source: ChangeSource, startPosition: StreamPosition | undefined): Promise<ChangeBatch> {
-  const { stream, now } = run;
-  const batch: ChangeBatch = { records: [], events: 0, bytes: 0, deadLettered: 0, trimmed: 0 };
-  let position = startPosition;
-  let firstAt: number | undefined;
-  while (batch.events < stream.batch.maxEvents && batch.bytes < stream.batch.maxBytes && run.hasTime()) {
-    if (firstAt !== undefined && now() - firstAt >= stream.batch.maxWaitMs) break;
-    const askedAt = now();
-    const event = await source.tryNext();
-    if (event === null) {
-      if (batch.events === 0) {
-        // A server that does not honour maxAwaitTimeMS answers at once; do not spin on it.
-        if (now() - askedAt < 20) await new Promise((resolve) => setTimeout(resolve, 50));
-        return batch;
-      }
-      continue;
-    }
-    firstAt ??= now();
-    position = nextEventPosition(position, event);
-    const encoded = recordsForEvent(event, position?.ordinal ?? 0, stream, run.limits.maxRecordBytes);
-    batch.records.push(...encoded.records);
-    batch.events++;
-    batch.bytes += encoded.bytes;
-    if (encoded.deadLettered) {
-      batch.deadLettered++;
-      run.deps.logger.warn({
-        event: 'relay.event-dead-lettered',
-        ...run.log,
-        code: encoded.deadLettered.code,
-        reason: encoded.deadLettered.reason,
-        operationType: event.operationType,
-      });
-    }
-    if (encoded.trimmed) batch.trimmed++;
-    const invalidate = event.operationType === 'invalidate';
-    batch.last = { token: event._id, position, invalidate };
-    if (invalidate) break;
-  }
+async function collectBatch(run: RelayRun, source: ChangeSource | BatchSource, startPosition: StreamPosition | undefined): Promise<ChangeBatch> {
+  const { batch, deadLetters } =
+    'readBatch' in source
+      ? await source.readBatch({ from: startPosition, readUntil: run.readUntil(), maxRecordBytes: run.limits.maxRecordBytes })
+      : await readChangeBatch(source, run.stream, run.limits.maxRecordBytes, startPosition, run);
+  for (const deadLetter of deadLetters) logDeadLetter(run, deadLetter);
   return batch;
 }
 
-/** An event without a cluster time (dead-lettered) leaves the position where it was. */
-function nextEventPosition(previous: StreamPosition | undefined, event: ChangeStreamDocument): StreamPosition | undefined {
-  const clusterTime = clusterTimeOfEvent(event);
-  return clusterTime ? nextPosition(previous, clusterTime) : previous;
+function logDeadLetter(run: RelayRun, { code, reason, operationType }: DeadLetterNote): void {
+  run.deps.logger.warn({ event: 'relay.event-dead-lettered', ...run.log, code, reason, operationType });
 }

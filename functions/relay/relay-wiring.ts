@@ -6,6 +6,7 @@ import type { Metrics } from '../../shared/metrics';
 import { openChangeSource, serverOperationTime } from './change-source';
 import type { CheckpointStore } from './checkpoint-store';
 import { KafkaRecordProducer } from './record-producer';
+import type { ReadThread } from './read-thread';
 import type { RelayEnv, StreamConfig } from './relay-config';
 import type { RelayDeps, RelayLimits } from './relay-stream';
 import { mongoSnapshotDeps, type SnapshotReadThread } from './snapshot-deps';
@@ -15,6 +16,8 @@ export interface RelayParts {
   /** Asked for at the first send only: nothing connects to Kafka before the lease is held and there is a batch. */
   readonly producer: () => Promise<Producer>;
   readonly mongo: MongoClient;
+  /** Reads the change stream on a worker thread with its own client for the same deployment; without it, `mongo` does. */
+  readonly readThread?: ReadThread | undefined;
   readonly stream: StreamConfig;
   /** The largest request the producer may send (the broker's message.max.bytes). */
   readonly maxRequestBytes: number;
@@ -29,12 +32,15 @@ export interface RelayParts {
 
 /** The relay's collaborators, built one way for the handler, the test harness and the benchmarks. */
 export function relayDeps(parts: RelayParts): RelayDeps {
-  const { mongo, stream } = parts;
+  const { mongo, stream, readThread } = parts;
+  // maxAwaitTimeMS 0 would mean "server default"; the smallest wait keeps a maxWaitMs of 0 meaning "do not wait".
+  const maxAwaitTimeMS = stream.batch.maxWaitMs || 1;
   return {
     store: parts.store,
     producer: new KafkaRecordProducer(parts.producer, parts.maxRequestBytes),
-    // maxAwaitTimeMS 0 would mean "server default"; the smallest wait keeps a maxWaitMs of 0 meaning "do not wait".
-    openSource: (resume) => openChangeSource(mongo, stream, resume, stream.batch.maxWaitMs || 1),
+    openSource: readThread
+      ? (resume) => readThread.openSource(stream, resume, maxAwaitTimeMS)
+      : (resume) => openChangeSource(mongo, stream, resume, maxAwaitTimeMS),
     serverTime: () => serverOperationTime(mongo),
     logger: parts.logger,
     metrics: parts.metrics,

@@ -4,8 +4,7 @@
 // through tsx (its loader thread, esbuild transforms and thousands of module lookups), which on a busy machine is
 // seconds of every start, before anything can relay.
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { join, relative, resolve } = require('node:path');
-const { workerBundleName, workersOf } = require('../worker-bundles.cjs');
+const { join, resolve } = require('node:path');
 
 const projectRoot = resolve(__dirname, '..', '..');
 const cacheDir = resolve(projectRoot, 'node_modules', '.cache', 'mongo-cdc');
@@ -28,7 +27,7 @@ function bundleOf(name, entry, label) {
 }
 
 /** True when the bundle exists and no project file it was built from (nor the installed dependencies) changed since. */
-function isFresh({ entry, bundlePath, manifestPath }) {
+function isFresh({ bundlePath, manifestPath }) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
@@ -37,8 +36,6 @@ function isFresh({ entry, bundlePath, manifestPath }) {
   }
   if (manifest.node !== process.version || manifest.projectRoot !== projectRoot || mtime(bundlePath) === undefined) return false;
   if ((mtime(installedTree) ?? 0) !== manifest.installedTree) return false;
-  const workers = workersOf([relative(projectRoot, entry)]);
-  if (workers.some((worker) => mtime(join(cacheDir, workerBundleName(worker, '.cjs'))) === undefined)) return false;
   return manifest.sources.every((source) => {
     const changed = mtime(resolve(projectRoot, source));
     return changed !== undefined && changed <= manifest.builtAt;
@@ -52,31 +49,22 @@ function build({ label, entry, bundlePath, manifestPath }, say) {
   mkdirSync(cacheDir, { recursive: true });
   const builtAt = Date.now();
   const draft = `${bundlePath}.${process.pid}.draft`;
-  const common = {
+  const result = esbuild.buildSync({
+    entryPoints: [entry],
     absWorkingDir: projectRoot,
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: `node${process.versions.node.split('.')[0]}`,
+    outfile: draft,
     external,
     keepNames: true,
     metafile: true,
     // Where the sources are: infra/stack/stack-settings.ts reads it instead of the bundle's own __dirname.
     define: { MONGO_CDC_PROJECT_ROOT: JSON.stringify(projectRoot) },
     logLevel: 'error',
-  };
-  const result = esbuild.buildSync({ ...common, entryPoints: [entry], outfile: draft });
-  const inputs = new Set(Object.keys(result.metafile.inputs));
-  // The worker threads the bundle starts, each a lean bundle of its own beside it (infra/worker-bundles.cjs), in place
-  // before the bundle that starts them.
-  for (const worker of workersOf([relative(projectRoot, entry)])) {
-    const workerPath = join(cacheDir, workerBundleName(worker, '.cjs'));
-    const workerDraft = `${workerPath}.${process.pid}.draft`;
-    const built = esbuild.buildSync({ ...common, entryPoints: [resolve(projectRoot, worker)], outfile: workerDraft });
-    for (const input of Object.keys(built.metafile.inputs)) inputs.add(input);
-    renameSync(workerDraft, workerPath);
-  }
-  const sources = [...inputs].filter((input) => !input.startsWith('node_modules/'));
+  });
+  const sources = Object.keys(result.metafile.inputs).filter((input) => !input.startsWith('node_modules/'));
   // Renamed into place, so a start running at the same moment reads the old bundle or the new one, never half of one.
   renameSync(draft, bundlePath);
   writeFileSync(manifestPath, `${JSON.stringify({ node: process.version, projectRoot, builtAt, installedTree: mtime(installedTree) ?? 0, sources })}\n`);
@@ -99,6 +87,10 @@ function freshBundle(target, say) {
  * paths resolve as from the sources (the bundle's own __dirname is not used for them: see infra/stack/stack-settings.ts).
  */
 function localRuntimeBundle(say = (text) => process.stderr.write(`${text}\n`)) {
+  // The relay's read thread runs its own bundle, found beside the runtime's (functions/relay/read-thread.ts).
+  freshBundle(bundleOf('read-worker', 'functions/relay/read-worker.ts', "relay's read thread"), say);
+  // And the snapshot's reading thread (functions/relay/thread-chunk-reader.ts).
+  freshBundle(bundleOf('snapshot-read-worker', 'functions/relay/snapshot-read-worker.ts', "snapshot's reading thread"), say);
   return freshBundle(bundleOf('local-runtime', 'infra/local/cli.ts', 'local runtime'), say);
 }
 

@@ -19,9 +19,6 @@ function kafkaEnvironment(config) {
   return environment;
 }
 
-/** A sink's package leaves out the relay's worker bundles, built into the same staging folder (infra/worker-bundles.cjs). */
-const SINK_PACKAGE = { patterns: ['!functions/relay/**'] };
-
 function common(config, fn) {
   return {
     name: fn.functionName,
@@ -53,6 +50,7 @@ function relayFunction(config, relay, rawStream) {
       CONTROL_TABLE: { Ref: 'ControlTable' },
       [`${relay.uriVariable}_SECRET`]: config.secrets.find((entry) => entry.variable === relay.uriVariable).secret,
       RELAY_SAFETY_MARGIN_MS: String(config.relay.safetyMarginMs),
+      ...(config.relay.readThread === undefined ? {} : { RELAY_READ_THREAD: config.relay.readThread }),
       // Amazon MSK does not auto-create topics: a relay may create its topics only where the role may (allowTopicCreation);
       // otherwise a missing topic fails fast with TOPIC_MISSING (create them first: npx mongo-cdc topics create).
       KAFKA_TOPIC_CREATION: config.kafka.allowTopicCreation ? 'create' : 'require',
@@ -71,6 +69,9 @@ function relayFunction(config, relay, rawStream) {
   };
 }
 
+/** The relay's thread bundles (esbuild-plugins.js) land beside every function's bundle; only the relay needs them. */
+const withoutRelayFiles = { patterns: ['!functions/relay/read-worker.js', '!functions/relay/snapshot-read-worker.js'] };
+
 function sinkFunctions(config) {
   const functions = {};
   const { sinks } = config;
@@ -86,7 +87,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-dynamodb/handler.handler',
-      package: SINK_PACKAGE,
+      package: withoutRelayFiles,
       description: 'Applies mongo-cdc change records to the DynamoDB reporting table, newest version wins',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,
@@ -117,7 +118,7 @@ function sinkFunctions(config) {
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-opensearch/handler.handler',
-      package: SINK_PACKAGE,
+      package: withoutRelayFiles,
       description: 'Applies mongo-cdc change records to OpenSearch/Elasticsearch with external versions',
       memorySize: sinks.memorySize,
       timeout: sinks.timeout,

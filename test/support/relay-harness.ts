@@ -4,9 +4,10 @@ import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
-import { type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import type { SnapshotReadThread } from '../../functions/relay/snapshot-deps';
 import { snapshotReadModeFromEnv } from '../../functions/relay/snapshot-read-mode';
+import { type ReadThread, readThreadFor } from '../../functions/relay/read-thread';
+import { relayEnvShape, type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
 import type { RecordProducer } from '../../functions/relay/record-producer';
 import { type RelayLimits, type RelayOutcome, relayStream } from '../../functions/relay/relay-stream';
@@ -40,6 +41,8 @@ export class RelayHarness {
   readonly dynamo: DynamoDBClient = localDynamo();
   readonly kafka: Kafka = localKafka('relay-test');
   readonly mongo = new MongoClient(endpoints.mongodbUri());
+  /** As the handler reads: on a worker thread per RELAY_READ_THREAD (auto: where there is more than one CPU). */
+  readonly readThread = readThreadFor(relayEnvShape.RELAY_READ_THREAD.parse(process.env.RELAY_READ_THREAD), endpoints.mongodbUri());
   readonly table = uniqueName('control');
   readonly store = new DynamoCheckpointStore(this.dynamo, this.table);
   readonly snapshots = new DynamoSnapshotStore(this.dynamo, this.table);
@@ -74,6 +77,8 @@ export class RelayHarness {
       wrapProducer?: (producer: RecordProducer) => RecordProducer;
       /** The snapshot's reading thread, or none ('off'); by default as SNAPSHOT_READ_THREAD says. */
       snapshotReadThread?: SnapshotReadThread | 'off';
+      /** This read thread instead of the harness's own (RELAY_READ_THREAD). */
+      readThread?: ReadThread;
     } = {},
   ): Promise<{ outcome: RelayOutcome; logger: RecordingLogger; metrics: RecordingMetrics; elapsedMs: number }> {
     const logger = options.logger ?? new RecordingLogger();
@@ -90,6 +95,7 @@ export class RelayHarness {
         store: this.store,
         producer: () => this.connectedProducer(),
         mongo: this.mongo,
+        readThread: options.readThread ?? this.readThread,
         stream,
         maxRequestBytes: limits.maxRecordBytes,
         logger,
@@ -178,6 +184,7 @@ export class RelayHarness {
     await this.topics.close();
     await dropTable(this.dynamo, this.table);
     await this.mongo.close();
+    await this.readThread?.close();
     this.dynamo.destroy();
   }
 }

@@ -68,13 +68,13 @@ describe('the snapshot reading thread against real services', () => {
     const items = harness.mongo.db(db).collection<AnyId>('items');
     await items.insertMany([
       ...Array.from({ length: 25 }, (_, n) => ({ _id: n, n, text: 'é'.repeat(n * 7) })),
-      { _id: new Long(2 ** 40), kind: 'long' },
+      { _id: Long.fromNumber(2 ** 40), kind: 'long' },
       { _id: new Int32(-3), kind: 'int32' },
       { _id: 'text', '10': 'integer-like key', '2': 'moves first in an object' },
       { _id: new ObjectId(), ref: { $ref: 'other', $id: 7 } },
       { _id: { a: 1 }, big: 'x'.repeat(5_000) },
-      { _id: new Date(0), when: new Date(1_800_000_000_000) },
-      { _id: true, flag: true },
+      { _id: new Date(1_700_000_000_000), when: new Date(1_800_000_000_000) },
+      { _id: 'another', flag: true },
     ] as AnyId[]);
     const stream = harness.stream({ snapshot: 'initial', database: db, collection: 'items', oversize: 'dlq' });
     const target = { snapshotId: 'same-bytes', maxRecordBytes: 2_000 };

@@ -28,6 +28,8 @@ export type ChunkReadRequest =
       /** The stream's document filter as canonical Extended JSON. */
       readonly filter?: string;
     }
+  /** Connects the thread's client ahead of the first chunk. */
+  | { readonly kind: 'connect' }
   /** Closes the thread's client, so its connections end cleanly before the thread does. */
   | { readonly kind: 'close' };
 
@@ -43,4 +45,5 @@ export type ChunkReadReply =
       /** The chunk's records in one transferred buffer (functions/relay/record-transfer.ts). */
       readonly packed: PackedRecords;
     }
+  | { readonly kind: 'connect' }
   | { readonly kind: 'close' };

@@ -1,3 +1,4 @@
+import { withRead } from '../../test/support/chunk-reader-wrapper';
 import { type Document, Int32, Long, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../../infra/stack/endpoints';
@@ -118,16 +119,11 @@ describe('the snapshot reading thread against real services', () => {
     // The second chunk (read ahead while the first goes to Kafka): its read point is taken, then the connection is cut.
     const cutSecondRead = (deps: SnapshotDeps): SnapshotDeps => ({
       ...deps,
-      reader: {
-        readPoint: () => deps.reader.readPoint(),
-        hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
-        read: async (...args) => {
-          const reading = deps.reader.read(...args);
-          if (args[1].bracket === 2 && ++reads === 2) proxy.disable();
-          return reading;
-        },
-        close: () => deps.reader.close?.() ?? Promise.resolve(),
-      },
+      reader: withRead(deps.reader, async (...args) => {
+        const reading = deps.reader.read(...args);
+        if (args[1].bracket === 2 && ++reads === 2) proxy.disable();
+        return reading;
+      }),
     });
 
     // Act

@@ -36,6 +36,9 @@ async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadR
         transfer: [packed.buffer],
       };
     }
+    case 'connect':
+      await client.connect();
+      return { reply: { kind: 'connect' } };
     case 'close':
       await client.close();
       return { reply: { kind: 'close' } };

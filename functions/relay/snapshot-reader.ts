@@ -43,6 +43,8 @@ export interface ChunkReader {
   read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, target: CopyTarget, filter?: Document): Promise<Chunk>;
   /** Whether the collection holds any document, read at or after T: one indexed probe instead of every bracket. */
   hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
+  /** Gets ready for the first chunk in the background (starts a reading thread and connects it); never fails. */
+  prepare?(): void;
   /** Releases what the reader holds beyond the invocation (a reading thread); the next read starts it again. */
   close?(): Promise<void>;
 }

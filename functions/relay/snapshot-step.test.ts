@@ -296,6 +296,23 @@ describe('snapshot step decisions', () => {
     expect(producer.sent).toHaveLength(25);
   });
 
+  it('gets its reader ready when a snapshot is running, and lets it release its thread when the invocation ends', async () => {
+    // Prepare
+    const { step, reader } = build(25);
+    const calls: string[] = [];
+    Object.assign(reader, { prepare: () => calls.push('prepare'), close: async () => void calls.push('close') });
+
+    // Act
+    await step.begin(true);
+    const preparedBeforeAnyChunk = [...calls];
+    await step.copyChunk(() => true);
+    await step.abandon();
+
+    // Assess
+    expect(preparedBeforeAnyChunk).toEqual(['prepare']);
+    expect(calls).toEqual(['prepare', 'close']);
+  });
+
   it('names snapshots by time, sortable and unique', () => {
     const at = new Date('2026-11-30T00:15:02.123Z');
     expect(newSnapshotId(at)).toMatch(/^20261130T001502Z-[0-9a-f]{6}$/);

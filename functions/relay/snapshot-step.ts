@@ -90,6 +90,7 @@ export class SnapshotStep {
     if (record.running) {
       this.progress = record.running;
       this.logger.info({ event: 'relay.snapshot-resumed', ...this.describe(record.running) });
+      this.deps.reader.prepare?.();
       return;
     }
     let request = record.request;
@@ -118,6 +119,7 @@ export class SnapshotStep {
     };
     await this.deps.store.startSnapshot(this.lease, progress, this.leaseExpiry());
     this.progress = progress;
+    this.deps.reader.prepare?.();
     this.logger.info({ event: 'relay.snapshot-started', ...this.describe(progress), namespaces: namespaces.length, estimated });
     if (this.notApplied.length > 0) {
       // The stream's pipeline shapes change events; a copy is a document. Say once what the copy does not honour.

@@ -60,6 +60,14 @@ export class ThreadChunkReader implements ChunkReader {
     };
   }
 
+  /**
+   * Starts the thread and connects its client while the relay does other work (the invocation's first live batch), so
+   * the first chunk does not wait for the thread's start. A failure here shows again at the first read.
+   */
+  prepare(): void {
+    this.ask({ kind: 'connect' }).catch(() => undefined);
+  }
+
   /** Ends the thread's connections, then the thread; calls in hand reject. The next call starts a new thread. */
   async close(): Promise<void> {
     const worker = this.worker;

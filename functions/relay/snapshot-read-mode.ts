@@ -23,8 +23,9 @@ export interface SnapshotReadMode {
 export function snapshotReadMode(
   setting: SnapshotReadThreadSetting,
   vcpus: number = availableParallelism(),
-  entry: WorkerEntry | undefined = snapshotReadWorkerEntry(),
+  findEntry: () => WorkerEntry | undefined = snapshotReadWorkerEntry,
 ): SnapshotReadMode {
+  const entry = setting === 'off' ? undefined : findEntry();
   if (setting === 'on' && !entry) {
     throw new CdcError('CONFIG_INVALID', 'SNAPSHOT_READ_THREAD is "on", but the snapshot reading thread\'s module is not beside the relay (a bundle built without it)');
   }

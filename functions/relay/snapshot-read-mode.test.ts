@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { snapshotReadMode, snapshotReadModeFromEnv } from './snapshot-read-mode';
 
-const entry = { file: '/bundle/snapshot-read-worker.js', execArgv: [] };
+const entry = { file: '/bundle/relay-worker.js', execArgv: [] };
 const found = () => entry;
 const missing = () => undefined;
 
@@ -25,6 +25,6 @@ describe('SNAPSHOT_READ_THREAD', () => {
   });
 
   it('finds the thread module beside its source under the test runner', () => {
-    expect(snapshotReadModeFromEnv({ SNAPSHOT_READ_THREAD: 'on' }).entry?.file).toMatch(/snapshot-read-worker\.ts$/);
+    expect(snapshotReadModeFromEnv({ SNAPSHOT_READ_THREAD: 'on' }).entry?.file).toMatch(/relay-worker\.ts$/);
   });
 });

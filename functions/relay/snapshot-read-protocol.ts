@@ -1,5 +1,6 @@
 import type { MongoClientOptions } from 'mongodb';
 import type { PackedRecords } from './record-transfer';
+import type { RelayWorkerRole } from './relay-worker';
 import type { StreamConfig } from './relay-config';
 import type { KeyCursor } from './snapshot-plan';
 import type { CopyTarget, ReadPoint } from './snapshot-reader';
@@ -7,6 +8,8 @@ import type { EncodedCopies } from './snapshot-records';
 
 /** What the snapshot's reading thread is started with. The connection string is never logged, on either side. */
 export interface ChunkReadWorkerData {
+  /** relay-worker.ts runs the snapshot's reading thread for this role. */
+  readonly role: RelayWorkerRole;
   readonly uri: string;
   readonly stream: StreamConfig;
   readonly clientOptions: MongoClientOptions;

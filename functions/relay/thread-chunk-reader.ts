@@ -6,11 +6,14 @@ import type { KeyCursor } from './snapshot-plan';
 import type { ChunkReadReply, ChunkReadRequest, ChunkReadWorkerData } from './snapshot-read-protocol';
 import type { Chunk, ChunkReader, CopyTarget, ReadPoint } from './snapshot-reader';
 
-/** The reading thread's module: its own bundle beside a bundled relay, its TypeScript source otherwise. */
-export const SNAPSHOT_READ_WORKER = 'snapshot-read-worker';
+/**
+ * The module of the relay's threads (relay-worker.ts, which runs snapshot-read-worker.ts for this one): its bundle
+ * beside a bundled relay (relay-worker.js), its TypeScript source otherwise.
+ */
+export const RELAY_WORKER = 'relay-worker';
 
 export function snapshotReadWorkerEntry(): WorkerEntry | undefined {
-  return workerEntry(__dirname, SNAPSHOT_READ_WORKER);
+  return workerEntry(__dirname, RELAY_WORKER);
 }
 
 /** How long a closing thread may take to end its connections before it is stopped anyway. */
@@ -84,7 +87,7 @@ export class ThreadChunkReader implements ChunkReader {
 
   private ask(request: ChunkReadRequest): Promise<ChunkReadReply> {
     if (!this.worker?.alive) {
-      const workerData: ChunkReadWorkerData = { uri: this.uri, stream: this.stream, clientOptions: this.clientOptions };
+      const workerData: ChunkReadWorkerData = { role: 'snapshot-read', uri: this.uri, stream: this.stream, clientOptions: this.clientOptions };
       this.worker = new WorkerClient(this.entry, { name: `snapshot-read-${this.stream.id}`, workerData });
     }
     return this.worker.request(request);

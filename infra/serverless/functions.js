@@ -69,8 +69,8 @@ function relayFunction(config, relay, rawStream) {
   };
 }
 
-/** The relay's thread bundles (esbuild-plugins.js) land beside every function's bundle; only the relay needs them. */
-const withoutRelayFiles = { patterns: ['!functions/relay/read-worker.js', '!functions/relay/snapshot-read-worker.js'] };
+/** The relay's threads' bundle (esbuild-plugins.js) lands beside every function's bundle; only the relay needs it. */
+const withoutRelayFiles = { patterns: ['!functions/relay/relay-worker.js'] };
 
 function sinkFunctions(config) {
   const functions = {};

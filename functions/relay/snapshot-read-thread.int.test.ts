@@ -1,6 +1,6 @@
 import { withRead } from '../../test/support/chunk-reader-wrapper';
 import { type Document, Int32, Long, ObjectId } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { endpoints } from '../../infra/stack/endpoints';
 import { HEADERS } from '../../shared/record-format';
 import { readAllRecords } from '../../test/support/local-clients';
@@ -42,6 +42,8 @@ describe('the snapshot reading thread against real services', () => {
     await proxy.listen();
     proxy.enable();
   });
+  // Whatever a test did to it.
+  beforeEach(() => proxy.enable());
   afterAll(async () => {
     await proxy.close();
     await harness.tearDown();

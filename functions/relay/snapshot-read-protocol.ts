@@ -31,6 +31,15 @@ export type ChunkReadRequest =
       /** The stream's document filter as canonical Extended JSON. */
       readonly filter?: string;
     }
+  /** A read point, then the chunk read at it. */
+  | {
+      readonly kind: 'readFromNow';
+      readonly namespace: Namespace;
+      readonly cursor: KeyCursor;
+      readonly limit: number;
+      readonly target: CopyTarget;
+      readonly filter?: string;
+    }
   /** Connects the thread's client ahead of the first chunk. */
   | { readonly kind: 'connect' }
   /** Closes the thread's client, so its connections end cleanly before the thread does. */
@@ -41,6 +50,8 @@ export type ChunkReadReply =
   | { readonly kind: 'hasDocuments'; readonly has: boolean }
   | {
       readonly kind: 'read';
+      /** The read point taken for the chunk (readFromNow only). */
+      readonly at?: ReadPoint;
       readonly documents: number;
       readonly next: KeyCursor;
       readonly bracketUnsupported?: string;

@@ -98,6 +98,9 @@ describe('the snapshot reading thread against real services', () => {
           cursor = chunk.next;
         }
       }
+      // A read point and the chunk at it in one call: the same chunk as read at that point on this thread.
+      const fromNow = await thread.readFromNow(namespace, START, 4, target, filter);
+      expect(comparable(fromNow.chunk)).toEqual(comparable(await here.read(namespace, START, 4, fromNow.at, target, filter)));
       expect(await thread.hasDocuments(namespace, at)).toBe(true);
       expect(await thread.hasDocuments({ db, coll: 'nothing-here' }, at)).toBe(false);
     } finally {

@@ -18,15 +18,18 @@ async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadR
       return { reply: { kind: 'readPoint', at: await reader.readPoint() } };
     case 'hasDocuments':
       return { reply: { kind: 'hasDocuments', has: await reader.hasDocuments(request.namespace, request.at) } };
-    case 'read': {
+    case 'read':
+    case 'readFromNow': {
+      const at = request.kind === 'read' ? request.at : await reader.readPoint();
       // The stream's document filter crosses as canonical Extended JSON: its BSON values would not survive a clone.
       const filter = request.filter === undefined ? undefined : BSON.EJSON.parse(request.filter, { relaxed: false });
-      const chunk = await reader.read(request.namespace, request.cursor, request.limit, request.at, request.target, filter);
+      const chunk = await reader.read(request.namespace, request.cursor, request.limit, at, request.target, filter);
       const { records, ...counts } = chunk.encoded;
       const packed = packRecords(records);
       return {
         reply: {
           kind: 'read',
+          ...(request.kind === 'readFromNow' ? { at } : {}),
           documents: chunk.documents,
           next: chunk.next,
           ...(chunk.bracketUnsupported !== undefined ? { bracketUnsupported: chunk.bracketUnsupported } : {}),

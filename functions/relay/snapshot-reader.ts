@@ -43,6 +43,11 @@ export interface ChunkReader {
   read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, target: CopyTarget, filter?: Document): Promise<Chunk>;
   /** Whether the collection holds any document, read at or after T: one indexed probe instead of every bracket. */
   hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
+  /**
+   * `readPoint`, then `read` at it, in one call: a reader on another thread does both there, without the read waiting
+   * for the producing thread (busy encoding a produce request) to pass the read point back.
+   */
+  readFromNow?(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, target: CopyTarget, filter?: Document): Promise<{ at: ReadPoint; chunk: Chunk }>;
   /** Gets ready for the first chunk in the background (starts a reading thread and connects it); never fails. */
   prepare?(): void;
   /** Releases what the reader holds beyond the invocation (a reading thread); the next read starts it again. */

@@ -275,11 +275,14 @@ export class SnapshotStep {
 
   private readAhead(next: SnapshotProgress, db: string, coll: string): void {
     const reading = (async () => {
-      const at = await this.deps.reader.readPoint();
       // Encoded as soon as it arrives (by the reader), which is while the current chunk waits for Kafka: CPU work
-      // beside that wait, on another thread where the reader has one.
-      const chunk = await this.deps.reader.read({ db, coll }, next.cursor, this.stream.snapshotChunkDocuments, at, this.target(next), this.documentFilter);
-      return { at, chunk };
+      // beside that wait, on another thread where the reader has one (which also takes the read point itself).
+      const { reader } = this.deps;
+      const namespace = { db, coll };
+      const limit = this.stream.snapshotChunkDocuments;
+      if (reader.readFromNow) return reader.readFromNow(namespace, next.cursor, limit, this.target(next), this.documentFilter);
+      const at = await reader.readPoint();
+      return { at, chunk: await reader.read(namespace, next.cursor, limit, at, this.target(next), this.documentFilter) };
     })();
     // Settled when the next chunk takes it, or abandoned at the end of the invocation; never an unhandled rejection.
     reading.catch(() => undefined);

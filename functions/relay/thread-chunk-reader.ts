@@ -16,6 +16,21 @@ export function snapshotReadWorkerEntry(): WorkerEntry | undefined {
   return workerEntry(__dirname, RELAY_WORKER);
 }
 
+/** The stream's document filter as canonical Extended JSON: its BSON values would not survive a clone. */
+function filterText(filter: Document | undefined): { filter?: string } {
+  return filter === undefined ? {} : { filter: BSON.EJSON.stringify(filter, { relaxed: false }) };
+}
+
+/** The chunk a read reply carries, its records back out of their one transferred buffer. */
+function chunkOf(reply: Reply<'read'>): Chunk {
+  return {
+    documents: reply.documents,
+    encoded: { ...reply.counts, records: unpackRecords(reply.packed) },
+    next: reply.next,
+    ...(reply.bracketUnsupported !== undefined ? { bracketUnsupported: reply.bracketUnsupported } : {}),
+  };
+}
+
 /** How long a closing thread may take to end its connections before it is stopped anyway. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -46,22 +61,16 @@ export class ThreadChunkReader implements ChunkReader {
   }
 
   async read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, target: CopyTarget, filter?: Document): Promise<Chunk> {
-    const reply = (await this.ask({
-      kind: 'read',
-      namespace: { db: namespace.db, coll: namespace.coll },
-      cursor,
-      limit,
-      at,
-      target,
-      ...(filter !== undefined ? { filter: BSON.EJSON.stringify(filter, { relaxed: false }) } : {}),
-    })) as Reply<'read'>;
-    return {
-      documents: reply.documents,
-      encoded: { ...reply.counts, records: unpackRecords(reply.packed) },
-      next: reply.next,
-      ...(reply.bracketUnsupported !== undefined ? { bracketUnsupported: reply.bracketUnsupported } : {}),
-    };
+    const reply = (await this.ask({ kind: 'read', namespace: { db: namespace.db, coll: namespace.coll }, cursor, limit, at, target, ...filterText(filter) })) as Reply<'read'>;
+    return chunkOf(reply);
   }
+
+  async readFromNow(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, target: CopyTarget, filter?: Document): Promise<{ at: ReadPoint; chunk: Chunk }> {
+    const reply = (await this.ask({ kind: 'readFromNow', namespace: { db: namespace.db, coll: namespace.coll }, cursor, limit, target, ...filterText(filter) })) as Reply<'read'>;
+    if (!reply.at) throw new Error('the reading thread answered readFromNow without its read point');
+    return { at: reply.at, chunk: chunkOf(reply) };
+  }
+
 
   /**
    * Starts the thread and connects its client while the relay does other work (the invocation's first live batch), so

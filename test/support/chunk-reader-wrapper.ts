@@ -2,7 +2,8 @@ import type { ChunkReader } from '../../functions/relay/snapshot-reader';
 
 /**
  * The reader with its `read` replaced (to step between a test's reads), every other call passed through: its reading
- * thread still starts early and stops at the end of each invocation.
+ * thread still starts early and stops at the end of each invocation. It has no `readFromNow`, so every chunk, a chunk
+ * read ahead included, goes through the replaced `read`.
  */
 export function withRead(reader: ChunkReader, read: ChunkReader['read']): ChunkReader {
   return {

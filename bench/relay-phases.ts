@@ -94,6 +94,10 @@ async function main(): Promise<void> {
     args.phase === 'relay' || args.phase === 'follow' ? readThreadFor(relayEnvShape.RELAY_READ_THREAD.parse(process.env.RELAY_READ_THREAD), endpoints.mongodbUri()) : undefined;
   await readThread?.start();
   if (args.phase === 'relay') console.error(`relay reads on the ${readThread ? 'read thread' : 'main thread'}`);
+  // Each thread's busy time (event loop utilisation) over the timed span: which of the two limits the relay.
+  const { eventLoopUtilization } = performance;
+  const mainLoopAtStart = eventLoopUtilization();
+  const readBusyAtStart = readThread?.busyMs() ?? 0;
   let elapsed = stopwatch();
   let events = args.events;
 
@@ -151,6 +155,15 @@ async function main(): Promise<void> {
     events = metrics.relayed;
   }
   if (batchTotals.batches > 0) console.error(`relay batches: ${JSON.stringify(batchTotals)}`);
+  if (args.phase === 'relay') {
+    const main = eventLoopUtilization(mainLoopAtStart);
+    const wallMs = main.idle + main.active;
+    const readMs = (readThread?.busyMs() ?? 0) - readBusyAtStart;
+    console.error(
+      `relay thread busy ${(main.utilization * 100).toFixed(0)}% of ${(wallMs / 1000).toFixed(1)} s` +
+        (readThread ? `, read thread busy ${((readMs / wallMs) * 100).toFixed(0)}%` : ''),
+    );
+  }
   report({ events, ...elapsed() });
   await producer.disconnect();
   await mongo.close();

@@ -178,6 +178,11 @@ export class WorkerClient<Request, Reply> {
     if (this.waiting.size === 0) this.worker.unref();
   }
 
+  /** The worker's event loop utilisation (its busy share of wall time), as `performance.eventLoopUtilization` gives it. */
+  eventLoopUtilization(): { readonly idle: number; readonly active: number; readonly utilization: number } {
+    return this.worker.performance.eventLoopUtilization();
+  }
+
   /** Stops the worker at once, whatever it is doing; waiting requests reject. */
   async terminate(): Promise<void> {
     if (!this.gone) this.fail(new WorkerGoneError('worker thread terminated'));

@@ -66,6 +66,11 @@ export class ReadThread {
     await this.worker().request({ kind: 'connect' });
   }
 
+  /** Milliseconds the thread's event loop has been busy since it started (0 before it started): a benchmark's account. */
+  busyMs(): number {
+    return this.client?.eventLoopUtilization().active ?? 0;
+  }
+
   /** Stops the thread (and its MongoClient with it). */
   async close(): Promise<void> {
     const client = this.client;

@@ -7,7 +7,8 @@ import { openChangeSource, serverOperationTime } from '../functions/relay/change
 import { KafkaRecordProducer, type OutgoingRecord } from '../functions/relay/record-producer';
 import { streamSchema } from '../functions/relay/relay-config';
 import { relayStream } from '../functions/relay/relay-stream';
-import { mongoSnapshotDeps } from '../functions/relay/snapshot-deps';
+import { mongoSnapshotDeps, type SnapshotReadThread } from '../functions/relay/snapshot-deps';
+import { snapshotReadModeFromEnv } from '../functions/relay/snapshot-read-mode';
 import { recordsForCopy } from '../functions/relay/snapshot-records';
 import { DynamoSnapshotStore } from '../functions/relay/snapshot-store';
 import { endpoints } from '../infra/stack/endpoints';
@@ -40,6 +41,12 @@ const chunkOverride = process.env.BENCH_SNAPSHOT_CHUNK ? { snapshotChunkDocument
 function stream(extra: Record<string, unknown> = {}) {
   return streamSchema.parse({ id: args.streamId, database: args.db, collection: args.collection, topics: { [`${args.db}.${args.collection}`]: args.topic }, ...chunkOverride, ...extra });
 }
+
+/** As the relay runs it: chunks read and encoded on a thread of their own as SNAPSHOT_READ_THREAD says (auto: 2+ cores). */
+const readEntry = snapshotReadModeFromEnv().entry;
+const readThread: SnapshotReadThread | undefined = readEntry
+  ? { entry: readEntry, uri: endpoints.mongodbUri(), clientOptions: { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 } }
+  : undefined;
 
 /** When the copy finished, and the process's CPU time then: the phase is timed to the copy, not to the invocation. */
 let copyFinished: { at: number; cpu: NodeJS.CpuUsage } | undefined;
@@ -80,7 +87,7 @@ async function runSnapshot(mongo: MongoClient, whileRunning?: () => boolean): Pr
         serverTime: () => serverOperationTime(mongo),
         logger: quietButFinish,
         metrics: new RecordingMetrics(),
-        snapshots: mongoSnapshotDeps(mongo, config, dynamo, args.table),
+        snapshots: mongoSnapshotDeps(mongo, config, dynamo, args.table, readThread),
       },
       config,
       { maxRecordBytes: 1_048_588, idleCheckpointMs: 30_000, safetyMarginMs: 500, leaseGraceMs: 1_000 },
@@ -130,7 +137,7 @@ async function main(): Promise<void> {
     documents = await runSnapshot(mongo);
     if (!copyFinished) throw new Error('the snapshot never logged relay.snapshot-finished');
     const { at, cpu: cpuUsed } = copyFinished;
-    console.log(JSON.stringify({ events: documents, ms: at - started, cpuMicros: cpuUsed.user + cpuUsed.system, maxRssBytes: process.resourceUsage().maxRSS * 1024, chunkTimes }));
+    console.log(JSON.stringify({ events: documents, ms: at - started, cpuMicros: cpuUsed.user + cpuUsed.system, maxRssBytes: process.resourceUsage().maxRSS * 1024, chunkTimes, readThread: readThread !== undefined }));
     await mongo.close();
     return;
   } else {

@@ -1,6 +1,3 @@
-import { z } from 'zod';
-import { jsonVariable } from './env-config';
-
 /**
  * How a stream names its Kafka topics: the one rule, used by the relay (namespace to topic), the sinks (topic back to
  * namespace, for servers whose events omit `ns`), the local runtime and the deploy settings (which topics exist).
@@ -10,13 +7,6 @@ import { jsonVariable } from './env-config';
  * `<topicPrefix>.dead-letter`.
  */
 export const DEFAULT_TOPIC_PREFIX = 'mongo-cdc';
-
-export const topicNamingShape = {
-  topicPrefix: z.string().min(1).default(DEFAULT_TOPIC_PREFIX),
-  /** Per-namespace topic overrides: { "shop.orders": "orders-v1" }. */
-  topics: z.record(z.string(), z.string().min(1)).default({}),
-  deadLetterTopic: z.string().min(1).optional(),
-};
 
 export interface TopicNaming {
   readonly topicPrefix: string;
@@ -108,16 +98,7 @@ export function describeNamings(namings: readonly TopicNaming[]): string {
   return [...new Set(forms)].join(', ');
 }
 
-/**
- * The sinks' view of topic naming, from the same variable as the relay's: `CDC_STREAMS` (only its naming keys are
- * read, so a sink neither needs nor checks the streams' connection variables). `SINK_TOPIC_PREFIX` adds a prefix for
- * topics written by relays the sink is not told about; with neither, the default prefix applies.
- */
-export const sinkTopicNamingEnvShape = {
-  CDC_STREAMS: jsonVariable(z.array(z.object(topicNamingShape)).min(1, 'must list at least one stream')).optional(),
-  SINK_TOPIC_PREFIX: z.string().min(1).optional(),
-};
-
+/** The sinks' view of topic naming (shared/topic-naming-schema.ts reads it from their environment). */
 export function sinkTopicNamings(env: {
   readonly CDC_STREAMS?: readonly TopicNaming[] | undefined;
   readonly SINK_TOPIC_PREFIX?: string | undefined;

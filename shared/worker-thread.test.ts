@@ -1,4 +1,4 @@
-import { MongoNetworkError, MongoServerError } from 'mongodb';
+import { MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unpackRecords, type PackedRecords } from '../functions/relay/record-transfer';
 import { CdcError } from './errors';
@@ -31,6 +31,13 @@ describe('errors carried across a thread boundary', () => {
     const network = reviveError(carryError(new MongoNetworkError('closed')));
     expect(network).toBeInstanceOf(MongoNetworkError);
     expect((mapChangeStreamError(network) as CdcError).code).toBe('MONGO_UNAVAILABLE');
+
+    // As the driver throws it when no server answers in time (its message, not its topology description, crosses).
+    const unreachable = new MongoServerSelectionError('Server selection timed out after 1000 ms', {} as ConstructorParameters<typeof MongoServerSelectionError>[1]);
+    const selection = reviveError(carryError(unreachable));
+    expect(selection).toBeInstanceOf(MongoServerSelectionError);
+    expect(selection.message).toBe('Server selection timed out after 1000 ms');
+    expect((mapChangeStreamError(selection) as CdcError).code).toBe('MONGO_UNAVAILABLE');
 
     const lost = reviveError(carryError(new MongoServerError({ message: 'gone', code: 286, codeName: 'ChangeStreamHistoryLost' })));
     expect((mapChangeStreamError(lost) as CdcError).code).toBe('CHANGE_STREAM_HISTORY_LOST');

@@ -75,8 +75,9 @@ function mongoErrorOf(carried: CarriedError, cause: Error | undefined): MongoErr
     case 'MongoNetworkError':
       return new MongoNetworkError(carried.message, options);
     case 'MongoServerSelectionError':
-      // The topology description is the worker's own; the relay never reads it.
-      return new MongoServerSelectionError(carried.message, undefined as unknown as ConstructorParameters<typeof MongoServerSelectionError>[1]);
+      // The topology description is the worker's own; the relay never reads it. The driver's constructor reads a field
+      // of it unconditionally, so it gets an empty one rather than none.
+      return new MongoServerSelectionError(carried.message, {} as ConstructorParameters<typeof MongoServerSelectionError>[1]);
     case 'MongoOperationTimeoutError':
       return new MongoOperationTimeoutError(carried.message, options);
     case 'MongoServerError':

@@ -3,6 +3,7 @@ import type { ResumeToken } from 'mongodb';
 import { CdcError } from '../../shared/errors';
 import type { ResumePoint } from '../../shared/stream-position';
 import { WorkerClient, type WorkerEntry, workerEntry, WorkerGoneError } from '../../shared/worker-thread';
+import { RELAY_WORKER } from './thread-chunk-reader';
 import type { BatchRequest, BatchSource, ReadBatch } from './batch-reader';
 import { type ReadReply, type ReadRequest, type ReadThreadData, resumePointToThread, tokenFromThread } from './read-protocol';
 import { unpackRecords } from './record-transfer';
@@ -21,7 +22,7 @@ export function readsOnThread(mode: ReadThreadMode, parallelism: number = availa
 
 /** The read thread's module: its own bundle beside the relay's bundle, or the TypeScript beside this file. */
 export function readWorkerEntry(): WorkerEntry | undefined {
-  return workerEntry(__dirname, 'read-worker');
+  return workerEntry(__dirname, RELAY_WORKER);
 }
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
 import { CdcError } from '../../shared/errors';
 import { secretVariableConfigured } from '../../shared/secret-env';
-import { topicNamingShape } from '../../shared/topic-naming';
+import { topicNamingShape } from '../../shared/topic-naming-schema';
 
 export const READ_THREAD_MODES = ['auto', 'on', 'off'] as const;
 export type ReadThreadMode = (typeof READ_THREAD_MODES)[number];
@@ -82,6 +82,11 @@ export const relayEnvShape = {
 
   /** The lease outlives the invocation by this much, so a crashed holder is replaced soon after its deadline. */
   RELAY_LEASE_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /**
+   * Where a snapshot reads and encodes its chunks: on a worker thread of its own (`on`), on the thread that produces
+   * them (`off`), or on a thread where the function has more than one vCPU (`auto`; Lambda gives two from 1,769 MB).
+   */
+  SNAPSHOT_READ_THREAD: z.enum(['auto', 'on', 'off']).default('auto'),
 };
 
 export type RelayEnv = ReturnType<typeof parseRelayEnv>;

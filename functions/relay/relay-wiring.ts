@@ -9,7 +9,7 @@ import { KafkaRecordProducer } from './record-producer';
 import type { ReadThread } from './read-thread';
 import type { RelayEnv, StreamConfig } from './relay-config';
 import type { RelayDeps, RelayLimits } from './relay-stream';
-import { mongoSnapshotDeps } from './snapshot-deps';
+import { mongoSnapshotDeps, type SnapshotReadThread } from './snapshot-deps';
 
 export interface RelayParts {
   readonly store: CheckpointStore;
@@ -26,6 +26,8 @@ export interface RelayParts {
   readonly now?: () => number;
   /** The control table the snapshot progress and requests live in; without it the relay takes no snapshots. */
   readonly control?: { readonly dynamo: DynamoDBClient; readonly table: string };
+  /** Where snapshot chunks are read and encoded off the producing thread (SNAPSHOT_READ_THREAD); else on it. */
+  readonly snapshotReadThread?: SnapshotReadThread;
 }
 
 /** The relay's collaborators, built one way for the handler, the test harness and the benchmarks. */
@@ -43,7 +45,7 @@ export function relayDeps(parts: RelayParts): RelayDeps {
     logger: parts.logger,
     metrics: parts.metrics,
     ...(parts.now ? { now: parts.now } : {}),
-    ...(parts.control ? { snapshots: mongoSnapshotDeps(mongo, stream, parts.control.dynamo, parts.control.table) } : {}),
+    ...(parts.control ? { snapshots: mongoSnapshotDeps(mongo, stream, parts.control.dynamo, parts.control.table, parts.snapshotReadThread) } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 import { BSON, type Document, type Long, type MongoClient, MongoServerError, Timestamp } from 'mongodb';
-import { RAW_VALUES } from './snapshot-records';
+import type { StreamConfig } from './relay-config';
+import { CopyEncoder, type EncodedCopies, RAW_VALUES } from './snapshot-records';
 import { advance, chunkFilter, type KeyCursor, TYPE_BRACKETS } from './snapshot-plan';
 
 /** The time a chunk's copy is valid from: its version. `fromServer` says whether the server reported it. */
@@ -9,8 +10,8 @@ export interface ReadPoint {
   readonly fromServer: boolean;
 }
 
-export interface Chunk {
-  /** The documents as the server sent them (BSON bytes): the snapshot encodes them without building objects. */
+/** A chunk as the server sent it: the documents as BSON bytes (slices of the reply), never built into objects. */
+export interface RawChunk {
   readonly documents: readonly Buffer[];
   /** Where the next chunk of this collection starts. */
   readonly next: KeyCursor;
@@ -18,12 +19,39 @@ export interface Chunk {
   readonly bracketUnsupported?: string;
 }
 
+/** A chunk read and encoded into its records, ready to produce. */
+export interface Chunk {
+  /** How many documents the chunk read (each is one copy, or its dead letter). */
+  readonly documents: number;
+  readonly encoded: EncodedCopies;
+  /** Where the next chunk of this collection starts. */
+  readonly next: KeyCursor;
+  /** The server rejected the bracket's `$type` alias (the local stand-in lacks the deprecated ones). */
+  readonly bracketUnsupported?: string;
+}
+
+/** What a chunk's records are encoded for: the snapshot they belong to and the largest record Kafka takes. */
+export interface CopyTarget {
+  readonly snapshotId: string;
+  readonly maxRecordBytes: number;
+}
+
 export interface ChunkReader {
   /** The server's operation time now: read just before the chunk, so everything committed up to it is in the copy. */
   readPoint(): Promise<ReadPoint>;
-  read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, filter?: Document): Promise<Chunk>;
+  /** Reads up to `limit` documents after the cursor, at or after T, and encodes them into the copies' records. */
+  read(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, target: CopyTarget, filter?: Document): Promise<Chunk>;
   /** Whether the collection holds any document, read at or after T: one indexed probe instead of every bracket. */
   hasDocuments(namespace: { db: string; coll: string }, at: ReadPoint): Promise<boolean>;
+  /**
+   * `readPoint`, then `read` at it, in one call: a reader on another thread does both there, without the read waiting
+   * for the producing thread (busy encoding a produce request) to pass the read point back.
+   */
+  readFromNow?(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, target: CopyTarget, filter?: Document): Promise<{ at: ReadPoint; chunk: Chunk }>;
+  /** Gets ready for the first chunk in the background (starts a reading thread and connects it); never fails. */
+  prepare?(): void;
+  /** Releases what the reader holds beyond the invocation (a reading thread); the next read starts it again. */
+  close?(): Promise<void>;
 }
 
 /** The reply's documents stay BSON bytes (slices of the reply); everything else in it is read as usual. */
@@ -40,8 +68,12 @@ function readConcernAfter(at: ReadPoint): Document {
   return at.fromServer ? { readConcern: { level: 'majority', afterClusterTime: new Timestamp({ t: at.seconds, i: at.increment }) } } : {};
 }
 
+/** Reads and encodes on the calling thread, through the given client. */
 export class MongoChunkReader implements ChunkReader {
-  constructor(private readonly client: MongoClient) {}
+  constructor(
+    private readonly client: MongoClient,
+    private readonly stream: StreamConfig,
+  ) {}
 
   async readPoint(): Promise<ReadPoint> {
     const reply = await this.client.db('admin').command({ ping: 1 });
@@ -67,8 +99,16 @@ export class MongoChunkReader implements ChunkReader {
     cursor: KeyCursor,
     limit: number,
     at: ReadPoint,
+    target: CopyTarget,
     filter?: Document,
   ): Promise<Chunk> {
+    const raw = await this.readRaw(namespace, cursor, limit, at, filter);
+    const encoded = new CopyEncoder(namespace, at, target.snapshotId, this.stream, target.maxRecordBytes).encode(raw.documents);
+    return { documents: raw.documents.length, encoded, next: raw.next, ...(raw.bracketUnsupported !== undefined ? { bracketUnsupported: raw.bracketUnsupported } : {}) };
+  }
+
+  /** The chunk's documents as the server sent them, and where the next chunk starts. */
+  async readRaw(namespace: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, filter?: Document): Promise<RawChunk> {
     const command: Document = {
       find: namespace.coll,
       filter: chunkFilter(cursor, filter),

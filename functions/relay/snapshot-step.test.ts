@@ -7,7 +7,8 @@ import type { Lease } from './checkpoint-store';
 import type { OutgoingRecord, RecordProducer } from './record-producer';
 import { streamSchema } from './relay-config';
 import { advance, type KeyCursor } from './snapshot-plan';
-import type { Chunk, ChunkReader, ReadPoint } from './snapshot-reader';
+import type { Chunk, ChunkReader, CopyTarget, ReadPoint } from './snapshot-reader';
+import { CopyEncoder } from './snapshot-records';
 import { newSnapshotId, SnapshotStep } from './snapshot-step';
 import type { SnapshotProgress, SnapshotRecord, SnapshotRequest, SnapshotRun, SnapshotStore } from './snapshot-store';
 
@@ -57,13 +58,15 @@ class MemoryReader implements ChunkReader {
   async hasDocuments(): Promise<boolean> {
     return this.documents.length > 0;
   }
-  async read(_ns: { db: string; coll: string }, cursor: KeyCursor, limit: number): Promise<Chunk> {
+  async read(ns: { db: string; coll: string }, cursor: KeyCursor, limit: number, at: ReadPoint, target: CopyTarget): Promise<Chunk> {
     this.reads.push(cursor);
-    if (cursor.bracket !== 2) return { documents: [], next: { bracket: cursor.bracket + 1 } };
+    const encoder = new CopyEncoder(ns, at, target.snapshotId, stream, target.maxRecordBytes);
+    if (cursor.bracket !== 2) return { documents: 0, encoded: encoder.encode([]), next: { bracket: cursor.bracket + 1 } };
     const after = cursor.after === undefined ? -Infinity : Number(JSON.parse(cursor.after).$numberInt);
     const documents = this.documents.filter((document) => (document._id as number) > after).slice(0, limit);
-    // As the server sends them: BSON bytes.
-    return { documents: documents.map((document) => Buffer.from(BSON.serialize(document))), next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
+    // As the server sends them (BSON bytes), encoded as the real readers encode them.
+    const encoded = encoder.encode(documents.map((document) => Buffer.from(BSON.serialize(document))));
+    return { documents: documents.length, encoded, next: advance(cursor, documents.at(-1)?._id, documents.length === limit) };
   }
 }
 
@@ -291,6 +294,23 @@ describe('snapshot step decisions', () => {
     // The last call took the chunk read ahead (the short one after 19) and began reading the next bracket.
     expect(reader.reads).toHaveLength(6);
     expect(producer.sent).toHaveLength(25);
+  });
+
+  it('gets its reader ready when a snapshot is running, and lets it release its thread when the invocation ends', async () => {
+    // Prepare
+    const { step, reader } = build(25);
+    const calls: string[] = [];
+    Object.assign(reader, { prepare: () => calls.push('prepare'), close: async () => void calls.push('close') });
+
+    // Act
+    await step.begin(true);
+    const preparedBeforeAnyChunk = [...calls];
+    await step.copyChunk(() => true);
+    await step.abandon();
+
+    // Assess
+    expect(preparedBeforeAnyChunk).toEqual(['prepare']);
+    expect(calls).toEqual(['prepare', 'close']);
   });
 
   it('names snapshots by time, sortable and unique', () => {

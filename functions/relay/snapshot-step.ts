@@ -8,7 +8,7 @@ import type { RecordProducer } from './record-producer';
 import type { StreamConfig } from './relay-config';
 import { isFinished, START, TYPE_BRACKETS } from './snapshot-plan';
 import type { Chunk, ChunkReader, ReadPoint } from './snapshot-reader';
-import { CopyEncoder, type EncodedCopies } from './snapshot-records';
+import type { EncodedCopies } from './snapshot-records';
 import { snapshotDocumentFilter, splitNamespace } from './snapshot-scope';
 import type { SnapshotProgress, SnapshotRequest, SnapshotStore } from './snapshot-store';
 
@@ -30,8 +30,9 @@ export interface ChunkResult {
 interface ReadChunk {
   readonly at: ReadPoint;
   readonly chunk: Chunk;
-  readonly encoded: EncodedCopies;
 }
+
+const NOTHING_ENCODED: EncodedCopies = { records: [], bytes: 0, deadLettered: 0, trimmed: 0, viaObjects: 0 };
 
 /** Which chunk a read ahead is for: the snapshot, the collection and the cursor in it. */
 const aheadKey = (progress: SnapshotProgress) => JSON.stringify([progress.id, progress.current, progress.cursor.bracket, progress.cursor.after ?? null]);
@@ -89,6 +90,7 @@ export class SnapshotStep {
     if (record.running) {
       this.progress = record.running;
       this.logger.info({ event: 'relay.snapshot-resumed', ...this.describe(record.running) });
+      this.deps.reader.prepare?.();
       return;
     }
     let request = record.request;
@@ -117,6 +119,7 @@ export class SnapshotStep {
     };
     await this.deps.store.startSnapshot(this.lease, progress, this.leaseExpiry());
     this.progress = progress;
+    this.deps.reader.prepare?.();
     this.logger.info({ event: 'relay.snapshot-started', ...this.describe(progress), namespaces: namespaces.length, estimated });
     if (this.notApplied.length > 0) {
       // The stream's pipeline shapes change events; a copy is a document. Say once what the copy does not honour.
@@ -148,10 +151,11 @@ export class SnapshotStep {
       if (current === undefined) break;
       const [db, coll] = splitNamespace(current);
       const readStarted = this.now();
-      const { at, chunk, encoded } = await this.readChunk(progress, db, coll);
+      const { at, chunk } = await this.readChunk(progress, db, coll);
+      const { encoded } = chunk;
       readMs += this.now() - readStarted;
       // Read the next chunk of this collection while this one goes to Kafka: reading and producing overlap.
-      if (!isFinished(chunk.next) && chunk.documents.length > 0 && hasTime()) this.readAhead({ ...progress, cursor: chunk.next }, db, coll);
+      if (!isFinished(chunk.next) && chunk.documents > 0 && hasTime()) this.readAhead({ ...progress, cursor: chunk.next }, db, coll);
       readAt = `${at.seconds}.${at.increment}`;
       if (chunk.bracketUnsupported) {
         this.logger.warn({ event: 'relay.snapshot-bracket-unsupported', streamId: this.stream.id, namespace: current, bracket: chunk.bracketUnsupported });
@@ -176,19 +180,19 @@ export class SnapshotStep {
         if (sent.status === 'rejected') {
           const error = sent.reason as Error;
           this.metrics.add('KafkaProduceErrors', 'Count', 1);
-          this.logger.error({ event: 'relay.snapshot-produce-failed', streamId: this.stream.id, snapshotId: progress.id, namespace: current, documents: chunk.documents.length, error: error.message });
-          throw new CdcError('KAFKA_PRODUCE_FAILED', `Kafka did not acknowledge a snapshot chunk of ${chunk.documents.length} documents for stream "${this.stream.id}"; its progress was not saved`, { cause: error });
+          this.logger.error({ event: 'relay.snapshot-produce-failed', streamId: this.stream.id, snapshotId: progress.id, namespace: current, documents: chunk.documents, error: error.message });
+          throw new CdcError('KAFKA_PRODUCE_FAILED', `Kafka did not acknowledge a snapshot chunk of ${chunk.documents} documents for stream "${this.stream.id}"; its progress was not saved`, { cause: error });
         }
         produceMs += producedAt - produceStarted;
         checkpointMs += Math.max(0, savedAt - producedAt);
       }
-      documents += chunk.documents.length;
+      documents += chunk.documents;
       const namespaceDone = isFinished(chunk.next);
       progress = {
         ...progress,
         current: namespaceDone ? progress.current + 1 : progress.current,
         cursor: namespaceDone ? START : chunk.next,
-        copied: progress.copied + chunk.documents.length,
+        copied: progress.copied + chunk.documents,
       };
     } while (documents === 0 && progress.current < progress.namespaces.length && hasTime());
 
@@ -260,21 +264,25 @@ export class SnapshotStep {
     // A collection found empty after T needs no bracket walk: whatever is written to it later is after T, in the stream.
     const empty = progress.cursor.bracket === START.bracket && progress.cursor.after === undefined && !(await this.deps.reader.hasDocuments({ db, coll }, at));
     const chunk: Chunk = empty
-      ? { documents: [], next: { bracket: TYPE_BRACKETS.length } }
-      : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
-    return { at, chunk, encoded: this.encode(progress, db, coll, at, chunk) };
+      ? { documents: 0, encoded: NOTHING_ENCODED, next: { bracket: TYPE_BRACKETS.length } }
+      : await this.deps.reader.read({ db, coll }, progress.cursor, this.stream.snapshotChunkDocuments, at, this.target(progress), this.documentFilter);
+    return { at, chunk };
   }
 
-  private encode(progress: SnapshotProgress, db: string, coll: string, at: ReadPoint, chunk: Chunk): EncodedCopies {
-    return new CopyEncoder({ db, coll }, at, progress.id, this.stream, this.maxRecordBytes).encode(chunk.documents);
+  private target(progress: SnapshotProgress) {
+    return { snapshotId: progress.id, maxRecordBytes: this.maxRecordBytes };
   }
 
   private readAhead(next: SnapshotProgress, db: string, coll: string): void {
     const reading = (async () => {
-      const at = await this.deps.reader.readPoint();
-      const chunk = await this.deps.reader.read({ db, coll }, next.cursor, this.stream.snapshotChunkDocuments, at, this.documentFilter);
-      // Encoded as soon as it arrives, which is while the current chunk waits for Kafka: CPU work beside that wait.
-      return { at, chunk, encoded: this.encode(next, db, coll, at, chunk) };
+      // Encoded as soon as it arrives (by the reader), which is while the current chunk waits for Kafka: CPU work
+      // beside that wait, on another thread where the reader has one (which also takes the read point itself).
+      const { reader } = this.deps;
+      const namespace = { db, coll };
+      const limit = this.stream.snapshotChunkDocuments;
+      if (reader.readFromNow) return reader.readFromNow(namespace, next.cursor, limit, this.target(next), this.documentFilter);
+      const at = await reader.readPoint();
+      return { at, chunk: await reader.read(namespace, next.cursor, limit, at, this.target(next), this.documentFilter) };
     })();
     // Settled when the next chunk takes it, or abandoned at the end of the invocation; never an unhandled rejection.
     reading.catch(() => undefined);
@@ -288,12 +296,16 @@ export class SnapshotStep {
     await saving;
   }
 
-  /** Waits for a chunk read ahead that no chunk will take and for a save (the invocation ends), so none outlives it. */
+  /**
+   * Waits for a chunk read ahead that no chunk will take and for a save (the invocation ends), so none outlives it,
+   * then lets the reader release what it holds (its reading thread).
+   */
   async abandon(): Promise<void> {
     const ahead = this.ahead;
     this.ahead = undefined;
     await ahead?.reading.catch(() => undefined);
     await this.settle().catch(() => undefined);
+    await this.deps.reader.close?.().catch(() => undefined);
   }
 
   private describe(progress: SnapshotProgress) {

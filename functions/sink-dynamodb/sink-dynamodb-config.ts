@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
-import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming-schema';
 import { parseEnv } from '../../shared/env-config';
 
 export const dynamoSinkEnvShape = {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/kafka-record-size';
 import { jsonVariable, parseEnv } from '../../shared/env-config';
-import { sinkTopicNamingEnvShape } from '../../shared/topic-naming';
+import { sinkTopicNamingEnvShape } from '../../shared/topic-naming-schema';
 import { DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS } from './bulk-request';
 
 export const openSearchSinkEnvShape = {

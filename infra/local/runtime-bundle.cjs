@@ -87,8 +87,9 @@ function freshBundle(target, say) {
  * paths resolve as from the sources (the bundle's own __dirname is not used for them: see infra/stack/stack-settings.ts).
  */
 function localRuntimeBundle(say = (text) => process.stderr.write(`${text}\n`)) {
-  // The relay's read thread runs its own bundle, found beside the runtime's (functions/relay/read-thread.ts).
-  freshBundle(bundleOf('read-worker', 'functions/relay/read-worker.ts', "relay's read thread"), say);
+  // The relay's threads (its read thread and the snapshot's reading thread) run their own bundle, found beside the
+  // runtime's (functions/relay/relay-worker.ts).
+  freshBundle(bundleOf('relay-worker', 'functions/relay/relay-worker.ts', "relay's threads"), say);
   return freshBundle(bundleOf('local-runtime', 'infra/local/cli.ts', 'local runtime'), say);
 }
 

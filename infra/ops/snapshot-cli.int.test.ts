@@ -1,4 +1,5 @@
 import type { Document } from 'mongodb';
+import { withRead } from '../../test/support/chunk-reader-wrapper';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../stack/endpoints';
 import { RelayHarness } from '../../test/support/relay-harness';
@@ -51,14 +52,10 @@ describe('mongo-cdc snapshot against the local stack', () => {
       .run(stream, 60_000, {
         wrapSnapshots: (deps) => ({
           ...deps,
-          reader: {
-            readPoint: () => deps.reader.readPoint(),
-            hasDocuments: (ns, at) => deps.reader.hasDocuments(ns, at),
-            read: async (ns, cursor, ...rest) => {
-              if (cursor.bracket === 2 && ++reads > 2) throw new Error('container dropped');
-              return deps.reader.read(ns, cursor, ...rest);
-            },
-          },
+          reader: withRead(deps.reader, async (ns, cursor, ...rest) => {
+            if (cursor.bracket === 2 && ++reads > 2) throw new Error('container dropped');
+            return deps.reader.read(ns, cursor, ...rest);
+          }),
         }),
       })
       .catch(() => undefined);

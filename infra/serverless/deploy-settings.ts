@@ -148,6 +148,9 @@ export const deploySettingsSchema = z.strictObject({
   relaySafetyMarginMs: integer(1000, 600000).default(12000),
   // RELAY_READ_THREAD: set only when given (the function's own default is auto: a read thread from about 1,769 MB).
   relayReadThread: z.enum(['auto', 'on', 'off']).optional(),
+  // SNAPSHOT_READ_THREAD, passed only when set: the function's own default (auto) reads snapshot chunks on a thread of
+  // their own where the function has two vCPUs (relayMemorySize 1769 or more).
+  relaySnapshotReadThread: oneOf(['auto', 'on', 'off']).optional(),
   sinks: list.default([...SINKS]),
   sinkTopics: sinkTopics.optional(),
   sinkDeadLetterTopic: text.optional(),
@@ -456,6 +459,7 @@ export function buildConfig({ stage, service, fromParams, fromFile }: RawSetting
       timeout: s.relayTimeout,
       safetyMarginMs: s.relaySafetyMarginMs,
       readThread: s.relayReadThread,
+      snapshotReadThread: s.relaySnapshotReadThread,
     },
     sinks: {
       enabled,

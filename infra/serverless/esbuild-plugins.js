@@ -5,11 +5,15 @@ const { join } = require('node:path');
 const RELAY_HANDLER = /functions[\\/]relay[\\/]handler\.ts$/;
 
 /**
- * The relay's read thread (functions/relay/read-thread.ts) runs a module of its own in a worker thread: it is bundled
- * on its own, with the relay's options, as read-worker.js beside the relay's handler.js, where the relay looks for it.
+ * The relay's worker threads (the read thread, functions/relay/read-thread.ts, and the snapshot's reading thread,
+ * functions/relay/thread-chunk-reader.ts) run a module of their own, functions/relay/relay-worker.ts: it is bundled on
+ * its own, with the relay's options, as relay-worker.js beside the relay's handler.js, where the relay looks for it.
  * Its own small bundle rather than the handler's: a worker that loaded the whole handler would hold the AWS SDK and
- * KafkaJS in memory for nothing and run the handler's start-up.
+ * KafkaJS in memory for nothing and run the handler's start-up. One bundle for both threads: they share the MongoDB
+ * driver, and two copies of it would take the relay's package over its 1 MiB budget.
  */
+const RELAY_WORKERS = ['relay-worker'];
+
 const relayReadThread = {
   name: 'relay-read-thread',
   setup(build) {
@@ -19,9 +23,11 @@ const relayReadThread = {
     build.onEnd(async (result) => {
       if (result.errors.length > 0) return;
       const { plugins: _plugins, entryPoints: _entryPoints, outdir: _outdir, metafile: _metafile, ...options } = build.initialOptions;
-      const worker = await build.esbuild.build({ ...options, entryPoints: [entryPath(entries, 'read-worker.ts')], outfile: join(outdir, 'read-worker.js') });
-      result.errors.push(...worker.errors);
-      result.warnings.push(...worker.warnings);
+      for (const name of RELAY_WORKERS) {
+        const worker = await build.esbuild.build({ ...options, entryPoints: [entryPath(entries, `${name}.ts`)], outfile: join(outdir, `${name}.js`) });
+        result.errors.push(...worker.errors);
+        result.warnings.push(...worker.warnings);
+      }
     });
   },
 };

@@ -54,6 +54,7 @@ function relayFunction(config, relay, rawStream) {
       // Amazon MSK does not auto-create topics: a relay may create its topics only where the role may (allowTopicCreation);
       // otherwise a missing topic fails fast with TOPIC_MISSING (create them first: npx mongo-cdc topics create).
       KAFKA_TOPIC_CREATION: config.kafka.allowTopicCreation ? 'create' : 'require',
+      ...(config.relay.snapshotReadThread === undefined ? {} : { SNAPSHOT_READ_THREAD: config.relay.snapshotReadThread }),
     },
     events: [
       {
@@ -68,8 +69,8 @@ function relayFunction(config, relay, rawStream) {
   };
 }
 
-/** The relay's read-thread bundle (esbuild-plugins.js) lands beside every function's bundle; only the relay needs it. */
-const withoutRelayFiles = { patterns: ['!functions/relay/read-worker.js'] };
+/** The relay's threads' bundle (esbuild-plugins.js) lands beside every function's bundle; only the relay needs it. */
+const withoutRelayFiles = { patterns: ['!functions/relay/relay-worker.js'] };
 
 function sinkFunctions(config) {
   const functions = {};

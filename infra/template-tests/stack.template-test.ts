@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -559,6 +560,14 @@ describe('first deploy creating MSK Serverless and an OpenSearch domain', () => 
     });
     expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBe('32');
   });
+
+  it('passes relaySnapshotReadThread to the relays\' SNAPSHOT_READ_THREAD only when set', () => {
+    const relays = (of: CfnTemplate) => ofType(of, 'AWS::Lambda::Function').filter(([logicalId]) => logicalId.startsWith('Relay'));
+    expect(relays(template()).length).toBeGreaterThan(0);
+    for (const [logicalId] of relays(template())) expect(environment(template(), logicalId).SNAPSHOT_READ_THREAD).toBe('off');
+    // Unset, the function's own default (auto) applies.
+    for (const [logicalId] of relays(templates.mskIam)) expect(environment(templates.mskIam, logicalId)).not.toHaveProperty('SNAPSHOT_READ_THREAD');
+  });
 });
 
 describe('packages', () => {
@@ -576,6 +585,32 @@ describe('packages', () => {
       // Loading parses and validates the configuration, so a variable the template forgot fails here, not in AWS.
       const ms = timeModuleInit(into, fn.handler, offlineEnvironment(fn.environment), join(root, 'node_modules'));
       expect(ms).toBeGreaterThan(0);
+    }
+  });
+
+  it('packages the snapshot\'s reading thread beside the relay, where the relay finds it and from where it starts', () => {
+    const [relay] = packagedFunctions(inject('templatePackages').mskIam).filter((fn) => fn.logicalId.startsWith('Relay'));
+    if (!relay) throw new Error('no relay packaged');
+    const into = join(scratch, 'reading-thread', relay.logicalId);
+    extractZip(relay.zip, into);
+    // SNAPSHOT_READ_THREAD=on refuses to start where the thread's module is not beside the handler.
+    expect(timeModuleInit(into, relay.handler, { ...offlineEnvironment(relay.environment), SNAPSHOT_READ_THREAD: 'on' }, join(root, 'node_modules'))).toBeGreaterThan(0);
+    // The thread starts from its own bundle, with nothing from the handler's, and answers (here: closing its client).
+    const probe = [
+      "const { Worker } = require('node:worker_threads');",
+      `const worker = new Worker(${JSON.stringify(join(into, 'functions/relay/relay-worker.js'))}, { workerData: { role: 'snapshot-read', uri: 'mongodb://127.0.0.1:1/?directConnection=true', stream: {}, clientOptions: { serverSelectionTimeoutMS: 200 } } });`,
+      "worker.on('message', (envelope) => { process.stdout.write(JSON.stringify(envelope)); worker.terminate(); });",
+      "worker.on('error', (error) => { console.error(error); process.exit(1); });",
+      "worker.postMessage({ id: 7, message: { kind: 'close' } });",
+    ].join('\n');
+    const child = spawnSync(process.execPath, ['-e', probe], { cwd: into, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '' } });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toEqual({ id: 7, ok: true, reply: { kind: 'close' } });
+    // The sinks' packages leave it out.
+    for (const sink of packagedFunctions(inject('templatePackages').mskIam).filter((fn) => fn.logicalId.startsWith('Sink'))) {
+      const sinkDir = join(scratch, 'reading-thread', sink.logicalId);
+      extractZip(sink.zip, sinkDir);
+      expect(existsSync(join(sinkDir, 'functions/relay/relay-worker.js'))).toBe(false);
     }
   });
 

@@ -4,6 +4,8 @@ import { MongoClient } from 'mongodb';
 import { endpoints } from '../../infra/stack/endpoints';
 import { DynamoCheckpointStore } from '../../functions/relay/checkpoint-store';
 import { DynamoSnapshotStore } from '../../functions/relay/snapshot-store';
+import type { SnapshotReadThread } from '../../functions/relay/snapshot-deps';
+import { snapshotReadModeFromEnv } from '../../functions/relay/snapshot-read-mode';
 import { type ReadThread, readThreadFor } from '../../functions/relay/read-thread';
 import { relayEnvShape, type StreamConfig, streamSchema } from '../../functions/relay/relay-config';
 import type { SnapshotDeps } from '../../functions/relay/snapshot-step';
@@ -17,6 +19,15 @@ import { parseTopicEnv, TopicProvisioner } from '../../shared/topic-provisioner'
 import { RecordingLogger } from './recording-logger';
 import { createControlTable, dropTable, localDynamo, localKafka } from './local-clients';
 import { uniqueName } from './unique-name';
+
+/**
+ * Where the relay under test reads snapshot chunks: as SNAPSHOT_READ_THREAD says (auto: on a thread of its own on a
+ * machine with two cores or more), so the snapshot tests run both ways by setting it.
+ */
+export function snapshotReadThreadUnderTest(uri = endpoints.mongodbUri()): SnapshotReadThread | undefined {
+  const { entry } = snapshotReadModeFromEnv();
+  return entry ? { entry, uri, clientOptions: { maxPoolSize: 2, serverSelectionTimeoutMS: 10_000 } } : undefined;
+}
 
 export const DEFAULT_LIMITS: RelayLimits = {
   maxRecordBytes: 1_048_588,
@@ -64,6 +75,8 @@ export class RelayHarness {
       /** Lets a test step between the snapshot's reads (changes during a chunk, a drop, a crash). */
       wrapSnapshots?: (deps: SnapshotDeps) => SnapshotDeps;
       wrapProducer?: (producer: RecordProducer) => RecordProducer;
+      /** The snapshot's reading thread, or none ('off'); by default as SNAPSHOT_READ_THREAD says. */
+      snapshotReadThread?: SnapshotReadThread | 'off';
       /** This read thread instead of the harness's own (RELAY_READ_THREAD). */
       readThread?: ReadThread;
     } = {},
@@ -88,6 +101,7 @@ export class RelayHarness {
         logger,
         metrics,
         control: { dynamo: this.dynamo, table: this.table },
+        ...this.readThreadOption(options.snapshotReadThread),
       });
       const guarded = this.topics.guard(wired.producer, () => metrics.add('TopicMissing', 'Count', 1));
       const deps = {
@@ -104,6 +118,11 @@ export class RelayHarness {
       await this.resetProducer();
       throw error;
     }
+  }
+
+  private readThreadOption(choice: SnapshotReadThread | 'off' | undefined): { snapshotReadThread?: SnapshotReadThread } {
+    const thread = choice === 'off' ? undefined : (choice ?? snapshotReadThreadUnderTest());
+    return thread ? { snapshotReadThread: thread } : {};
   }
 
   private readonly createdTopics = new Set<string>();

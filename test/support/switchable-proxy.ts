@@ -37,6 +37,11 @@ export class SwitchableProxy {
     return this;
   }
 
+  /** Sockets still open through the proxy (two per connection: the client's and the service's); 0 once all ended. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
   enable(): void {
     this.on = true;
   }

@@ -1,0 +1,71 @@
+// The snapshot's reading thread: reads and encodes chunks with its own MongoDB client, so the relay's main thread only
+// produces them and saves progress (functions/relay/thread-chunk-reader.ts starts it). A lean entry: it loads the
+// driver and the copy encoder, not the handler with Kafka, the AWS SDK and the configuration schema.
+import { workerData } from 'node:worker_threads';
+import { BSON, MongoClient, MongoError, MongoNetworkError } from 'mongodb';
+import { serveRequests, type WorkerReply } from '../../shared/worker-thread';
+import { packRecords } from './record-transfer';
+import { MongoChunkReader } from './snapshot-reader';
+import type { ChunkReadReply, ChunkReadRequest, ChunkReadWorkerData } from './snapshot-read-protocol';
+
+const { uri, stream, clientOptions } = workerData as ChunkReadWorkerData;
+const client = new MongoClient(uri, clientOptions);
+const reader = new MongoChunkReader(client, stream);
+
+async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadReply>> {
+  switch (request.kind) {
+    case 'readPoint':
+      return { reply: { kind: 'readPoint', at: await reader.readPoint() } };
+    case 'hasDocuments':
+      return { reply: { kind: 'hasDocuments', has: await reader.hasDocuments(request.namespace, request.at) } };
+    case 'read':
+    case 'readFromNow': {
+      const at = request.kind === 'read' ? request.at : await reader.readPoint();
+      // The stream's document filter crosses as canonical Extended JSON: its BSON values would not survive a clone.
+      const filter = request.filter === undefined ? undefined : BSON.EJSON.parse(request.filter, { relaxed: false });
+      const chunk = await reader.read(request.namespace, request.cursor, request.limit, at, request.target, filter);
+      const { records, ...counts } = chunk.encoded;
+      const packed = packRecords(records);
+      return {
+        reply: {
+          kind: 'read',
+          ...(request.kind === 'readFromNow' ? { at } : {}),
+          documents: chunk.documents,
+          next: chunk.next,
+          ...(chunk.bracketUnsupported !== undefined ? { bracketUnsupported: chunk.bracketUnsupported } : {}),
+          counts,
+          packed,
+        },
+        transfer: [packed.buffer],
+      };
+    }
+    case 'connect':
+      await client.connect();
+      return { reply: { kind: 'connect' } };
+    case 'close':
+      await client.close();
+      return { reply: { kind: 'close' } };
+  }
+}
+
+/** Socket errors Node.js reports by code; the driver lets some of them through as they are (EPIPE mid-write). */
+const SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * This thread's only connections are its MongoDB client's, so a socket error here is MongoDB's connection failing:
+ * it reaches the relay as the driver's network error (MONGO_UNAVAILABLE, retried by the next invocation), never as an
+ * unnamed failure.
+ */
+function asMongoError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof Error && !(error instanceof MongoError) && typeof code === 'string' && SOCKET_ERRORS.has(code)) {
+    return new MongoNetworkError(`${error.message} (${code})`, { cause: error });
+  }
+  return error;
+}
+
+serveRequests((request: ChunkReadRequest) =>
+  handle(request).catch((error: unknown) => {
+    throw asMongoError(error);
+  }),
+);

@@ -1,5 +1,5 @@
-import { availableParallelism } from 'node:os';
 import type { ResumeToken } from 'mongodb';
+import { usableCpus } from '../../shared/cpu-budget';
 import { CdcError } from '../../shared/errors';
 import type { ResumePoint } from '../../shared/stream-position';
 import { WorkerClient, type WorkerEntry, workerEntry, WorkerGoneError } from '../../shared/worker-thread';
@@ -12,11 +12,12 @@ import type { ReadThreadMode, StreamConfig } from './relay-config';
 /*
  * The relay's read thread: reading the change stream (getMore, BSON decoding) and encoding records run on a worker
  * thread (read-worker.ts) with its own MongoClient, while the relay's thread produces to Kafka and saves checkpoints.
- * Worth it where the function has more than one vCPU (Lambda from about 1,769 MB); with one, two threads only share it.
+ * Worth it where the function has more than one vCPU's worth of CPU (Lambda above 1,769 MB); with less, two threads only
+ * take turns and the second one's memory (about 30 MiB, more with batches in flight) is spent for nothing.
  */
 
-/** Whether the relay reads on a worker thread: `on`, or `auto` where more than one CPU is available. */
-export function readsOnThread(mode: ReadThreadMode, parallelism: number = availableParallelism()): boolean {
+/** Whether the relay reads on a worker thread: `on`, or `auto` where more than one CPU's worth is usable. */
+export function readsOnThread(mode: ReadThreadMode, parallelism: number = usableCpus()): boolean {
   return mode === 'on' || (mode === 'auto' && parallelism > 1);
 }
 

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { usableCpus } from '../../shared/cpu-budget';
 import { parseEnv } from '../../shared/env-config';
 import { CdcError } from '../../shared/errors';
 import type { WorkerEntry } from '../../shared/worker-thread';
@@ -16,13 +16,14 @@ export interface SnapshotReadMode {
 }
 
 /**
- * SNAPSHOT_READ_THREAD resolved: `auto` takes the thread where there is a second vCPU to run it (with one, two threads
+ * SNAPSHOT_READ_THREAD resolved: `auto` takes the thread where more than one vCPU's worth of CPU is usable (in Lambda,
+ * above 1,769 MB: see usableCpus; with less, two threads
  * would only take turns on it, and the thread costs memory); `on` insists, and fails at start-up, naming the variable,
  * where the thread's module is missing (a bundle built without it).
  */
 export function snapshotReadMode(
   setting: SnapshotReadThreadSetting,
-  vcpus: number = availableParallelism(),
+  vcpus: number = usableCpus(),
   findEntry: () => WorkerEntry | undefined = snapshotReadWorkerEntry,
 ): SnapshotReadMode {
   const entry = setting === 'off' ? undefined : findEntry();

@@ -146,10 +146,10 @@ export const deploySettingsSchema = z.strictObject({
   // the reserved concurrency of 1, and Lambda retries a throttled scheduled event only after a backoff.
   relayTimeout: integer(15, 900).default(70),
   relaySafetyMarginMs: integer(1000, 600000).default(12000),
-  // RELAY_READ_THREAD: set only when given (the function's own default is auto: a read thread from about 1,769 MB).
+  // RELAY_READ_THREAD: set only when given (the function's own default is auto: a read thread above 1,769 MB).
   relayReadThread: z.enum(['auto', 'on', 'off']).optional(),
   // SNAPSHOT_READ_THREAD, passed only when set: the function's own default (auto) reads snapshot chunks on a thread of
-  // their own where the function has two vCPUs (relayMemorySize 1769 or more).
+  // their own where the function has more than one vCPU's worth of CPU (relayMemorySize above 1769).
   relaySnapshotReadThread: oneOf(['auto', 'on', 'off']).optional(),
   sinks: list.default([...SINKS]),
   sinkTopics: sinkTopics.optional(),

@@ -6,12 +6,13 @@
  */
 import { workerData } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
-import { serveRequests } from '../../shared/worker-thread';
+import { serveRequests, type WorkerReply } from '../../shared/worker-thread';
 import { readChangeBatch } from './batch-reader';
 import { type ChangeSource, openChangeSource, RELAY_MONGO_CLIENT_OPTIONS } from './change-source';
 import type { StreamConfig } from './relay-config';
 import { type ReadReply, type ReadRequest, type ReadThreadData, resumePointFromThread, tokenToThread } from './read-protocol';
 import { packRecords } from './record-transfer';
+import { socketErrorAsMongo } from './thread-socket-errors';
 
 const { connectionString } = workerData as ReadThreadData;
 const client = new MongoClient(connectionString, RELAY_MONGO_CLIENT_OPTIONS);
@@ -23,7 +24,7 @@ function sourceOf(id: number): { readonly source: ChangeSource; readonly stream:
   return source;
 }
 
-serveRequests<ReadRequest, ReadReply | null>(async (request) => {
+async function handle(request: ReadRequest): Promise<WorkerReply<ReadReply | null>> {
   switch (request.kind) {
     case 'open': {
       // One change stream per relay stream: one left open by an invocation that never closed it goes first.
@@ -67,4 +68,10 @@ serveRequests<ReadRequest, ReadReply | null>(async (request) => {
       return { reply: null };
     }
   }
-});
+}
+
+serveRequests<ReadRequest, ReadReply | null>((request) =>
+  handle(request).catch((error: unknown) => {
+    throw socketErrorAsMongo(error);
+  }),
+);

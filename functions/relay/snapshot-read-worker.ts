@@ -2,10 +2,11 @@
 // produces them and saves progress (functions/relay/thread-chunk-reader.ts starts it). A lean entry: it loads the
 // driver and the copy encoder, not the handler with Kafka, the AWS SDK and the configuration schema.
 import { workerData } from 'node:worker_threads';
-import { BSON, MongoClient, MongoError, MongoNetworkError } from 'mongodb';
+import { BSON, MongoClient } from 'mongodb';
 import { serveRequests, type WorkerReply } from '../../shared/worker-thread';
 import { packRecords } from './record-transfer';
 import { MongoChunkReader } from './snapshot-reader';
+import { socketErrorAsMongo } from './thread-socket-errors';
 import type { ChunkReadReply, ChunkReadRequest, ChunkReadWorkerData } from './snapshot-read-protocol';
 
 const { uri, stream, clientOptions } = workerData as ChunkReadWorkerData;
@@ -48,24 +49,8 @@ async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadR
   }
 }
 
-/** Socket errors Node.js reports by code; the driver lets some of them through as they are (EPIPE mid-write). */
-const SOCKET_ERRORS = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/**
- * This thread's only connections are its MongoDB client's, so a socket error here is MongoDB's connection failing:
- * it reaches the relay as the driver's network error (MONGO_UNAVAILABLE, retried by the next invocation), never as an
- * unnamed failure.
- */
-function asMongoError(error: unknown): unknown {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (error instanceof Error && !(error instanceof MongoError) && typeof code === 'string' && SOCKET_ERRORS.has(code)) {
-    return new MongoNetworkError(`${error.message} (${code})`, { cause: error });
-  }
-  return error;
-}
-
 serveRequests((request: ChunkReadRequest) =>
   handle(request).catch((error: unknown) => {
-    throw asMongoError(error);
+    throw socketErrorAsMongo(error);
   }),
 );

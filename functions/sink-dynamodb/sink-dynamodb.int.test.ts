@@ -5,6 +5,7 @@ import { endpoints, external } from '../../infra/stack/endpoints';
 import { stackDown, stackUp } from '../../infra/stack/stack';
 import { encodeChangeEvent } from '../../shared/record-format';
 import type { SourceRecord } from '../../shared/lambda-kafka-event';
+import { changeRecord } from '../../test/support/change-record';
 import { buildChangeHistory, inOrderBatches, shuffledBatches } from '../../test/support/change-history';
 import { createReportingTable, dropTable, localDynamo } from '../../test/support/local-clients';
 import { SinkHarness } from '../../test/support/sink-harness';
@@ -27,18 +28,7 @@ const withoutMeta = (item: Record<string, AttributeValue>) =>
   Object.fromEntries(Object.entries(item).filter(([name]) => !(RESERVED_ATTRIBUTES as readonly string[]).includes(name)));
 
 function event(id: number, operationType: string, increment: number, document?: Record<string, unknown>): SourceRecord {
-  const encoded = encodeChangeEvent(
-    {
-      _id: { _data: `t${increment}` },
-      operationType,
-      clusterTime: new Timestamp({ t: 1_790_000_000, i: increment }),
-      ns: { db: 'shop', coll: 'orders' },
-      documentKey: { _id: new Int32(id) },
-      ...(document ? { fullDocument: { _id: new Int32(id), ...document } } : {}),
-    } as unknown as ChangeStreamDocument,
-    { ordinal: 0 },
-  );
-  return { topic: 'mongo-cdc.shop.orders', partition: 0, offset: increment, ...encoded };
+  return changeRecord(id, operationType, increment, document ? { fullDocument: { _id: new Int32(id), ...document } } : {});
 }
 
 describe('DynamoDB reporting sink (DynamoDB Local, Kafka)', () => {

@@ -6,7 +6,7 @@ import { projectRoot } from '../infra/stack/stack-settings';
 
 /**
  * Why bundles: tsx compiles each TypeScript module in the process that runs it and keeps the sources and their
- * transforms in memory: the relay phase's peak RSS was 49 MiB higher through tsx, 60 MiB with its read thread (which
+ * transforms in memory: the relay phase's peak RSS was 31 MiB higher through tsx, 57 MiB with its read thread (which
  * loads through tsx's require hook), memory the deployed function never holds: a peak RSS measured
  * through tsx says little about the function's. The options are serverless.yml's `custom.esbuild` (bundled, minified,
  * names kept, CommonJS), with the Node.js version that runs the benchmark as the target.

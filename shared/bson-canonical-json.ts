@@ -241,6 +241,17 @@ export class BsonCanonicalJsonWriter {
   }
 
   /**
+   * The document at `start` as `document` writes it, but without its closing brace, so the caller can append members
+   * (a change record's `_cdc`) and close it. Returns whether the document had any field (then a member needs a comma).
+   */
+  documentOpen(source: Buffer, start: number): boolean {
+    const before = this.at;
+    this.document(source, start, false);
+    this.at--;
+    return this.at - before > 1;
+  }
+
+  /**
    * The value of the document's `_id` element (MongoDB keeps it first; some servers keep it where it was inserted), as
    * canonical Extended JSON; refuses a document without one.
    */

@@ -115,7 +115,7 @@ describe('raw change stream', () => {
     expect(ids(events)).toEqual([4, 5]);
     const reopened = commands('aggregate').filter((event) => event.databaseName === db).slice(aggregatesBefore);
     expect(reopened).toHaveLength(1);
-    const stage = ((reopened[0]?.command.pipeline as Document[])[0] as Document).$changeStream as Document;
+    const stage = changeStreamStage(reopened[0]);
     // The driver's rule: after an event, resume after the token it last handed out.
     expect(stage.resumeAfter).toBeDefined();
     expect(stage.startAtOperationTime).toBeUndefined();
@@ -134,8 +134,7 @@ describe('raw change stream', () => {
     await items.insertMany([{ _id: 3 }, { _id: 4 }] as never[]);
 
     expect(ids(await read(source, 2))).toEqual([3, 4]);
-    const stage = ((commands('aggregate').findLast((event) => event.databaseName === db)?.command.pipeline as Document[])[0] as Document)
-      .$changeStream as Document;
+    const stage = changeStreamStage(commands('aggregate').findLast((event) => event.databaseName === db));
     expect(stage.resumeAfter).toEqual(tokenBefore);
   });
 
@@ -176,6 +175,12 @@ describe('raw change stream', () => {
     expect(again.cursorsKilled).toEqual([]);
   });
 });
+
+/** The `$changeStream` stage an aggregate command sent. */
+function changeStreamStage(aggregate: CommandStartedEvent | undefined): Document {
+  if (!aggregate) throw new Error('no aggregate was sent');
+  return ((aggregate.command.pipeline as Document[])[0] as Document).$changeStream as Document;
+}
 
 /** Waits for a condition the test cannot await directly (a command on the wire), checking every few milliseconds. */
 async function until(condition: () => boolean): Promise<void> {

@@ -40,6 +40,8 @@ for (const [byte, letter] of [
 /** Dates bson turns into a valid JavaScript Date (whose getTime() is the stored value); others become Invalid Date. */
 const MAX_DATE_MS = 8.64e15;
 const TWO_32 = 2 ** 32;
+/** Strings at least this long are scanned a 32-bit word at a time (little-endian or not, each test is per byte). */
+const SWAR_MIN_LENGTH = 24;
 /** Objects with more keys than this check duplicates through a Set instead of comparing every pair. */
 const PAIRWISE_KEYS = 32;
 
@@ -81,6 +83,8 @@ function isArrayIndexKey(source: Buffer, start: number, end: number): boolean {
 export class BsonCanonicalJsonWriter {
   private out: Buffer;
   private at = 0;
+  private wordsBuffer: ArrayBufferLike | undefined;
+  private words: Int32Array | undefined;
 
   constructor(initialBytes = 64 * 1024) {
     this.out = Buffer.allocUnsafe(initialBytes);
@@ -152,7 +156,23 @@ export class BsonCanonicalJsonWriter {
     this.out[this.at++] = QUOTE;
     let copyFrom = start;
     let nonAscii = false;
+    // Long strings are scanned four bytes at a time where they are aligned (SWAR_MIN_LENGTH).
+    const words = end - start >= SWAR_MIN_LENGTH ? this.wordsOf(source) : undefined;
+    const offset = source.byteOffset;
     for (let index = start; index < end; index++) {
+      if (words !== undefined && ((offset + index) & 3) === 0) {
+        // Whole words with no byte below 0x20, no quote and no backslash pass at once; a word with one of those (or
+        // the string's last bytes) goes byte by byte below. Each test is exact about whether such a byte is there.
+        while (index + 4 <= end) {
+          const word = words[(offset + index) >> 2] as number;
+          const quote = word ^ 0x2222_2222;
+          const backslash = word ^ 0x5c5c_5c5c;
+          if ((((word - 0x2020_2020) & ~word) | ((quote - 0x0101_0101) & ~quote) | ((backslash - 0x0101_0101) & ~backslash)) & 0x8080_8080) break;
+          if (word & 0x8080_8080) nonAscii = true;
+          index += 4;
+        }
+        if (index >= end) break;
+      }
       const byte = source[index] as number;
       if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
         if (byte >= 0x80) nonAscii = true;
@@ -177,6 +197,15 @@ export class BsonCanonicalJsonWriter {
     this.copy(source, copyFrom, end);
     this.ensure(1);
     this.out[this.at++] = QUOTE;
+  }
+
+  /** The bytes of the source's memory as 32-bit words (from its start, so aligned), kept while the source is the same. */
+  private wordsOf(source: Buffer): Int32Array {
+    if (source.buffer !== this.wordsBuffer) {
+      this.wordsBuffer = source.buffer;
+      this.words = new Int32Array(source.buffer, 0, source.buffer.byteLength >> 2);
+    }
+    return this.words as Int32Array;
   }
 
   private copy(source: Buffer, start: number, end: number): void {

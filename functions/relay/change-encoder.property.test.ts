@@ -30,7 +30,9 @@ import { streamSchema, type StreamConfig } from './relay-config';
  * object path, or the oversize and dead-letter policies.
  */
 
-const key = fc.string({ unit: 'binary', maxLength: 8 }).filter((name) => !name.includes('\u0000'));
+const plainKey = fc.string({ unit: 'binary', maxLength: 8 }).filter((name) => !name.includes('\u0000'));
+/** Now and then a key the byte writer refuses (integer-like keys JavaScript reorders, `$` keys): the object path's. */
+const key = fc.oneof({ weight: 150, arbitrary: plainKey }, { weight: 1, arbitrary: fc.constantFrom('0', '17', '$set', '$oid') });
 const scalar = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.integer().map((number) => new Int32(number)),
@@ -159,13 +161,21 @@ describe('ChangeEncoder: records from BSON bytes equal the object path', () => {
           written += byBytes.written;
           plain += events.filter((bytes) => {
             const decoded = BSON.deserialize(bytes, RAW_VALUES);
-            return decoded.documentKey && decoded.clusterTime instanceof Timestamp && decoded._cdc === undefined;
+            const ns = decoded.ns as Document | undefined;
+            const plainNs =
+              ns !== undefined &&
+              Object.keys(ns).every((name) => name === 'db' || name === 'coll') &&
+              typeof ns.db === 'string' &&
+              ns.db !== '' &&
+              (ns.coll === undefined || typeof ns.coll === 'string');
+            return decoded.documentKey && decoded.clusterTime instanceof Timestamp && decoded._cdc === undefined && plainNs;
           }).length;
         },
       ),
       { numRuns: 300 },
     );
-    // The byte path takes most document events (the rest have integer-like or repeated keys the generator happens to make).
+    // The byte path takes most plain document events (the rest have integer-like, `$` or repeated keys the generator
+    // happens to make); the object path takes the events with an odd namespace too.
     expect(written).toBeGreaterThan(plain * 0.6);
   }, 180_000);
 

@@ -5,7 +5,7 @@ import { kafkaRecordSize } from '../../shared/kafka-record-size';
 import { CHANGE_HEADERS, cdcMember, tombstoneFor } from '../../shared/record-format';
 import { clusterTimeOfEvent, nextPosition, type StreamPosition } from '../../shared/stream-position';
 import { topicForNamespace } from '../../shared/topic-naming';
-import { decodeChangeEvent, type EventFields, MalformedEvent, plainNamespace, readEventFields, type ValueAt } from './change-event-fields';
+import { BSON_DOCUMENT, decodeChangeEvent, EventFields, MalformedEvent, plainNamespace, readEventFields, type ValueAt } from './change-event-fields';
 import { type EncodedEvent, recordsForEvent } from './event-records';
 import type { OutgoingRecord } from './record-producer';
 import type { StreamConfig } from './relay-config';
@@ -18,8 +18,6 @@ export interface EncodedChange extends EncodedEvent {
   /** Written from the event's bytes (true) or through the deserialized event (the object path). */
   readonly fromBytes: boolean;
 }
-
-const DOCUMENT = 0x03;
 
 /** One writer for every encoder of this thread: encoding is synchronous, so no two events share it at once. */
 const writer = new BsonCanonicalJsonWriter();
@@ -49,6 +47,8 @@ function cdcTail(ordinal: number): Buffer {
  * `recordsForEvent`, exactly as every event did before, with its oversize and dead-letter policies.
  */
 export class ChangeEncoder {
+  /** Refilled for each event. */
+  private readonly fields = new EventFields();
   private lastNs: Buffer | undefined;
   private lastTopic = '';
 
@@ -60,12 +60,12 @@ export class ChangeEncoder {
   encode(event: Buffer, previous: StreamPosition | undefined): EncodedChange {
     let fields: EventFields | undefined;
     try {
-      fields = readEventFields(event);
+      fields = readEventFields(event, this.fields);
     } catch (error) {
       if (!(error instanceof MalformedEvent)) throw error;
     }
-    if (fields?.clusterTime) {
-      const position = nextPosition(previous, new Timestamp(fields.clusterTime));
+    if (fields?.hasClusterTime) {
+      const position = nextPosition(previous, new Timestamp({ t: fields.seconds, i: fields.increment }));
       const record = this.fromBytes(event, fields, position.ordinal);
       if (record) {
         const size = RECORD_OVERHEAD + record.key.length + (record.value?.length ?? 0) + HEADER_BYTES; // = kafkaRecordSize(record)
@@ -93,7 +93,7 @@ export class ChangeEncoder {
   /** The event's record written from its bytes, or undefined when it needs the object path. */
   private fromBytes(event: Buffer, fields: EventFields, ordinal: number): OutgoingRecord | undefined {
     const { documentKey, ns } = fields;
-    if (fields.hasCdc || documentKey?.type !== DOCUMENT || !ns) return undefined;
+    if (fields.hasCdc || documentKey.type !== BSON_DOCUMENT || ns.type === 0) return undefined;
     try {
       const topic = this.topicOf(event, ns);
       if (topic === undefined) return undefined;

@@ -153,7 +153,9 @@ for (const name of [
   'reshardCollection',
   'refineCollectionShardKey',
 ]) {
-  (OPERATION_NAMES[name.length] ??= []).push(name);
+  const sameLength = OPERATION_NAMES[name.length] ?? [];
+  sameLength.push(name);
+  OPERATION_NAMES[name.length] = sameLength;
 }
 
 function operationTypeAt(source: Buffer, start: number, end: number): string {

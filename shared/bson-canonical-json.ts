@@ -82,39 +82,48 @@ function isArrayIndexKey(source: Buffer, start: number, end: number): boolean {
 
 export class BsonCanonicalJsonWriter {
   private out: Buffer;
+  /** Where the text being written starts: `take` hands out out[start, at), and the next text is written after it. */
+  private start = 0;
   private at = 0;
   private wordsBuffer: ArrayBufferLike | undefined;
   private words: Int32Array | undefined;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.out = Buffer.allocUnsafe(initialBytes);
+  /** `slabBytes`: the memory taken at a time; each text taken is a slice of it, so no text is copied again. */
+  constructor(private readonly slabBytes = 64 * 1024) {
+    this.out = Buffer.allocUnsafe(slabBytes);
   }
 
   /** Bytes written since the last `take`. */
   get length(): number {
-    return this.at;
+    return this.at - this.start;
   }
 
-  /** A copy of what was written since the last `take`, which starts over. */
+  /**
+   * What was written since the last `take`, which starts over: a slice of the writer's memory that no later write
+   * touches (the next text goes after it, or into new memory).
+   */
   take(): Buffer {
-    const bytes = Buffer.allocUnsafe(this.at);
-    this.out.copy(bytes, 0, 0, this.at);
-    this.at = 0;
+    const bytes = this.out.subarray(this.start, this.at);
+    this.start = this.at;
     return bytes;
   }
 
   /** Drops what was written since the last `take` (a refused document). */
   discard(): void {
-    this.at = 0;
+    this.at = this.start;
   }
 
   private ensure(bytes: number): void {
     if (this.at + bytes <= this.out.length) return;
-    let size = this.out.length * 2;
-    while (size < this.at + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.out.copy(grown, 0, 0, this.at);
-    this.out = grown;
+    // New memory for the text being written (what was taken before stays where it is, with whoever holds it).
+    const written = this.at - this.start;
+    let size = this.slabBytes;
+    while (size < 2 * (written + bytes)) size *= 2;
+    const slab = Buffer.allocUnsafe(size);
+    this.out.copy(slab, 0, this.start, this.at);
+    this.out = slab;
+    this.start = 0;
+    this.at = written;
   }
 
   /** Appends bytes that are already JSON text (the fixed parts of a record). */
@@ -274,10 +283,10 @@ export class BsonCanonicalJsonWriter {
    * (a change record's `_cdc`) and close it. Returns whether the document had any field (then a member needs a comma).
    */
   documentOpen(source: Buffer, start: number): boolean {
-    const before = this.at;
+    const before = this.length;
     this.document(source, start, false);
     this.at--;
-    return this.at - before > 1;
+    return this.length - before > 1;
   }
 
   /**

@@ -174,6 +174,26 @@ describe('raw change stream', () => {
     const again = await other.db(db).command({ killCursors: 'items', cursors: [id] });
     expect(again.cursorsKilled).toEqual([]);
   });
+
+  it('closing while a getMore waits kills the cursor, which ends the wait', async () => {
+    const db = uniqueName('raw-close-waiting');
+    // A getMore that would wait far longer than the test's time limit unless the kill ends it.
+    const source = await streamOn(db, { maxAwaitTimeMS: 600_000 });
+    const waiting = commands('getMore').length;
+    const reading = source.tryNext().then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await until(() => commands('getMore').length > waiting);
+    const id = cursorIdOf(db);
+
+    await source.close();
+
+    expect(['answered', 'failed']).toContain(await reading);
+    expect(commands('killCursors').filter((event) => event.databaseName === db).map((event) => event.command.cursors)).toEqual([[id]]);
+    const again = await other.db(db).command({ killCursors: 'items', cursors: [id] });
+    expect(again.cursorsKilled).toEqual([]);
+  });
 });
 
 /** The `$changeStream` stage an aggregate command sent. */

@@ -73,6 +73,7 @@ export class RawChangeStream {
   private hasReceived = false;
   private startAtOperationTime: Timestamp | undefined;
   private closed = false;
+  private pending: Promise<void> | undefined;
 
   constructor(
     private readonly client: MongoClient,
@@ -103,14 +104,13 @@ export class RawChangeStream {
     for (;;) {
       if (this.next < this.events.length) return this.take();
       if (this.exhausted) throw new MongoCursorExhaustedError();
-      const opened = this.cursor !== undefined;
       try {
-        if (!opened) {
-          await this.aggregate();
+        if (this.cursor === undefined) {
+          await this.running(this.aggregate());
           if (this.next < this.events.length) return this.take();
           if (this.exhausted) return null;
         }
-        await this.getMore();
+        await this.running(this.getMore());
         return this.next < this.events.length ? this.take() : null;
       } catch (error) {
         // As the driver: only an error on an open cursor's getMore is resumed from, and only a resumable one; the
@@ -127,11 +127,25 @@ export class RawChangeStream {
     this.events = [];
     this.next = 0;
     try {
+      // Killing the cursor first ends a getMore that is waiting on it; an aggregate still on its way opens a cursor
+      // only once it answers, so that one is killed after it.
+      await this.killCursor();
+      await this.pending?.catch(() => undefined);
       await this.killCursor();
     } finally {
       const session = this.session;
       this.session = undefined;
       await session?.endSession();
+    }
+  }
+
+  /** The aggregate or getMore under way (with its reply taken in), for `close` to wait for. */
+  private async running(command: Promise<void>): Promise<void> {
+    this.pending = command;
+    try {
+      await command;
+    } finally {
+      if (this.pending === command) this.pending = undefined;
     }
   }
 
@@ -223,8 +237,6 @@ export class RawChangeStream {
   private async killCursor(): Promise<void> {
     const cursor = this.cursor;
     this.cursor = undefined;
-    this.events = this.closed ? [] : this.events.slice(this.next);
-    this.next = 0;
     if (!cursor || !this.session) return;
     await cursor.db.command({ killCursors: cursor.collection, cursors: [cursor.id] }, { session: this.session }).catch(() => undefined);
   }

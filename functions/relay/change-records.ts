@@ -1,4 +1,4 @@
-import { Timestamp } from 'mongodb';
+import { type ChangeStreamDocument, Timestamp } from 'mongodb';
 import { BsonCanonicalJsonWriter, NeedsObjectPath } from '../../shared/bson-canonical-json';
 import { stringifyCanonical } from '../../shared/canonical-json';
 import { kafkaRecordSize } from '../../shared/kafka-record-size';
@@ -81,13 +81,13 @@ export class ChangeEncoder {
 
   /** The path every event took before: deserialize it, then `recordsForEvent`. */
   private viaObjects(bytes: Buffer, previous: StreamPosition | undefined): EncodedChange {
-    const event = decodeChangeEvent(bytes);
-    const clusterTime = clusterTimeOfEvent(event as never);
+    const event = decodeChangeEvent(bytes) as ChangeStreamDocument;
+    const clusterTime = clusterTimeOfEvent(event);
     // An event without a cluster time (dead-lettered) leaves the position where it was.
     const position = clusterTime ? nextPosition(previous, clusterTime) : previous;
-    const encoded = recordsForEvent(event as never, position?.ordinal ?? 0, this.stream, this.maxRecordBytes);
-    const operationType = typeof event.operationType === 'string' ? event.operationType : undefined;
-    return { ...encoded, position, operationType, fromBytes: false };
+    const encoded = recordsForEvent(event, position?.ordinal ?? 0, this.stream, this.maxRecordBytes);
+    const operationType: unknown = event.operationType;
+    return { ...encoded, position, operationType: typeof operationType === 'string' ? operationType : undefined, fromBytes: false };
   }
 
   /** The event's record written from its bytes, or undefined when it needs the object path. */

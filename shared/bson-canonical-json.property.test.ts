@@ -105,6 +105,30 @@ describe('BSON bytes to canonical Extended JSON', () => {
     expect(accepted).toBeGreaterThan(RUNS.numRuns / 4);
   }, 120_000);
 
+  it('keeps every text it handed out unchanged while it writes the next ones, across its memory filling up', () => {
+    fc.assert(
+      fc.property(fc.array(documents(), { minLength: 2, maxLength: 12 }), (docs) => {
+        // A small memory fills up within a few documents, so texts are handed out from several of them, and a refused
+        // document (discarded half-written) sits between others.
+        const writer = new BsonCanonicalJsonWriter(64);
+        const taken: Array<{ text: Buffer; expected: string }> = [];
+        for (const doc of docs) {
+          const bytes = Buffer.from(BSON.serialize(doc));
+          try {
+            writer.document(bytes, 0);
+          } catch (error) {
+            if (!(error instanceof NeedsObjectPath)) throw error;
+            writer.discard();
+            continue;
+          }
+          taken.push({ text: writer.take(), expected: stringifyCanonical(objectPath(bytes)) });
+        }
+        for (const { text, expected } of taken) expect(text.toString('utf8')).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
   it('accepts documents of the common types and plain keys', () => {
     const plain = fc.dictionary(
       fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }).filter((name) => !/^[$0-9]/.test(name) && !name.includes('\u0000')),

@@ -40,6 +40,8 @@ for (const [byte, letter] of [
 /** Dates bson turns into a valid JavaScript Date (whose getTime() is the stored value); others become Invalid Date. */
 const MAX_DATE_MS = 8.64e15;
 const TWO_32 = 2 ** 32;
+/** Strings at least this long are scanned a 32-bit word at a time (little-endian or not, each test is per byte). */
+const SWAR_MIN_LENGTH = 24;
 /** Objects with more keys than this check duplicates through a Set instead of comparing every pair. */
 const PAIRWISE_KEYS = 32;
 
@@ -80,37 +82,48 @@ function isArrayIndexKey(source: Buffer, start: number, end: number): boolean {
 
 export class BsonCanonicalJsonWriter {
   private out: Buffer;
+  /** Where the text being written starts: `take` hands out out[start, at), and the next text is written after it. */
+  private start = 0;
   private at = 0;
+  private wordsBuffer: ArrayBufferLike | undefined;
+  private words: Int32Array | undefined;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.out = Buffer.allocUnsafe(initialBytes);
+  /** `slabBytes`: the memory taken at a time; each text taken is a slice of it, so no text is copied again. */
+  constructor(private readonly slabBytes = 64 * 1024) {
+    this.out = Buffer.allocUnsafe(slabBytes);
   }
 
   /** Bytes written since the last `take`. */
   get length(): number {
-    return this.at;
+    return this.at - this.start;
   }
 
-  /** A copy of what was written since the last `take`, which starts over. */
+  /**
+   * What was written since the last `take`, which starts over: a slice of the writer's memory that no later write
+   * touches (the next text goes after it, or into new memory).
+   */
   take(): Buffer {
-    const bytes = Buffer.allocUnsafe(this.at);
-    this.out.copy(bytes, 0, 0, this.at);
-    this.at = 0;
+    const bytes = this.out.subarray(this.start, this.at);
+    this.start = this.at;
     return bytes;
   }
 
   /** Drops what was written since the last `take` (a refused document). */
   discard(): void {
-    this.at = 0;
+    this.at = this.start;
   }
 
   private ensure(bytes: number): void {
     if (this.at + bytes <= this.out.length) return;
-    let size = this.out.length * 2;
-    while (size < this.at + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.out.copy(grown, 0, 0, this.at);
-    this.out = grown;
+    // New memory for the text being written (what was taken before stays where it is, with whoever holds it).
+    const written = this.at - this.start;
+    let size = this.slabBytes;
+    while (size < 2 * (written + bytes)) size *= 2;
+    const slab = Buffer.allocUnsafe(size);
+    this.out.copy(slab, 0, this.start, this.at);
+    this.out = slab;
+    this.start = 0;
+    this.at = written;
   }
 
   /** Appends bytes that are already JSON text (the fixed parts of a record). */
@@ -152,7 +165,23 @@ export class BsonCanonicalJsonWriter {
     this.out[this.at++] = QUOTE;
     let copyFrom = start;
     let nonAscii = false;
+    // Long strings are scanned four bytes at a time where they are aligned (SWAR_MIN_LENGTH).
+    const words = end - start >= SWAR_MIN_LENGTH ? this.wordsOf(source) : undefined;
+    const offset = source.byteOffset;
     for (let index = start; index < end; index++) {
+      if (words !== undefined && ((offset + index) & 3) === 0) {
+        // Whole words with no byte below 0x20, no quote and no backslash pass at once; a word with one of those (or
+        // the string's last bytes) goes byte by byte below. Each test is exact about whether such a byte is there.
+        while (index + 4 <= end) {
+          const word = words[(offset + index) >> 2] as number;
+          const quote = word ^ 0x2222_2222;
+          const backslash = word ^ 0x5c5c_5c5c;
+          if ((((word - 0x2020_2020) & ~word) | ((quote - 0x0101_0101) & ~quote) | ((backslash - 0x0101_0101) & ~backslash)) & 0x8080_8080) break;
+          if (word & 0x8080_8080) nonAscii = true;
+          index += 4;
+        }
+        if (index >= end) break;
+      }
       const byte = source[index] as number;
       if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
         if (byte >= 0x80) nonAscii = true;
@@ -177,6 +206,15 @@ export class BsonCanonicalJsonWriter {
     this.copy(source, copyFrom, end);
     this.ensure(1);
     this.out[this.at++] = QUOTE;
+  }
+
+  /** The bytes of the source's memory as 32-bit words (from its start, so aligned), kept while the source is the same. */
+  private wordsOf(source: Buffer): Int32Array {
+    if (source.buffer !== this.wordsBuffer) {
+      this.wordsBuffer = source.buffer;
+      this.words = new Int32Array(source.buffer, 0, source.buffer.byteLength >> 2);
+    }
+    return this.words as Int32Array;
   }
 
   private copy(source: Buffer, start: number, end: number): void {
@@ -238,6 +276,17 @@ export class BsonCanonicalJsonWriter {
     if (position !== end) throw new NeedsObjectPath('document length does not match its elements');
     this.byte(isArray ? 0x5d : 0x7d);
     return end;
+  }
+
+  /**
+   * The document at `start` as `document` writes it, but without its closing brace, so the caller can append members
+   * (a change record's `_cdc`) and close it. Returns whether the document had any field (then a member needs a comma).
+   */
+  documentOpen(source: Buffer, start: number): boolean {
+    const before = this.length;
+    this.document(source, start, false);
+    this.at--;
+    return this.length - before > 1;
   }
 
   /**

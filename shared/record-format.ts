@@ -28,7 +28,7 @@ export const HEADERS = {
 } as const;
 
 /** One frozen object shared by every change record: nothing to build or copy per record. */
-const CHANGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ [HEADERS.format]: String(FORMAT_VERSION) });
+export const CHANGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({ [HEADERS.format]: String(FORMAT_VERSION) });
 
 type OperationType = ChangeStreamDocument['operationType'];
 
@@ -151,7 +151,7 @@ export function encodeChangeEvent(event: ChangeStreamDocument, meta: RecordMeta)
 }
 
 /** The `_cdc` member every record's value ends with. */
-function cdcMember(meta: RecordMeta) {
+export function cdcMember(meta: RecordMeta) {
   return {
     v: FORMAT_VERSION,
     ordinal: meta.ordinal,

@@ -1,7 +1,8 @@
-import type { ChangeStreamDocument, ResumeToken } from 'mongodb';
-import { clusterTimeOfEvent, nextPosition, type StreamPosition } from '../../shared/stream-position';
+import type { ResumeToken } from 'mongodb';
+import type { StreamPosition } from '../../shared/stream-position';
+import { eventToken } from './change-event-fields';
+import { ChangeEncoder } from './change-records';
 import type { ChangeSource } from './change-source';
-import { recordsForEvent } from './event-records';
 import type { OutgoingRecord } from './record-producer';
 import type { StreamConfig } from './relay-config';
 
@@ -70,8 +71,10 @@ export async function readChangeBatch(
   const { now } = clock;
   const batch: ChangeBatch = { records: [], events: 0, bytes: 0, deadLettered: 0, trimmed: 0 };
   const deadLetters: DeadLetterNote[] = [];
+  const encoder = new ChangeEncoder(stream, maxRecordBytes);
   let position = startPosition;
   let firstAt: number | undefined;
+  let last: { event: Buffer; position: StreamPosition | undefined; invalidate: boolean } | undefined;
   while (batch.events < stream.batch.maxEvents && batch.bytes < stream.batch.maxBytes && clock.hasTime()) {
     if (firstAt !== undefined && now() - firstAt >= stream.batch.maxWaitMs) break;
     const askedAt = now();
@@ -85,25 +88,21 @@ export async function readChangeBatch(
       continue;
     }
     firstAt ??= now();
-    position = nextEventPosition(position, event);
-    const encoded = recordsForEvent(event, position?.ordinal ?? 0, stream, maxRecordBytes);
-    batch.records.push(...encoded.records);
+    const encoded = encoder.encode(event, position);
+    position = encoded.position;
+    for (const record of encoded.records) batch.records.push(record);
     batch.events++;
     batch.bytes += encoded.bytes;
     if (encoded.deadLettered) {
       batch.deadLettered++;
-      deadLetters.push({ code: encoded.deadLettered.code, reason: encoded.deadLettered.reason, operationType: event.operationType });
+      deadLetters.push({ code: encoded.deadLettered.code, reason: encoded.deadLettered.reason, operationType: String(encoded.operationType) });
     }
     if (encoded.trimmed) batch.trimmed++;
-    const invalidate = event.operationType === 'invalidate';
-    batch.last = { token: event._id, position, invalidate };
+    const invalidate = encoded.operationType === 'invalidate';
+    last = { event, position, invalidate };
     if (invalidate) break;
   }
+  // Only the batch's last token is kept (the checkpoint's), so only that one is decoded.
+  if (last) batch.last = { token: eventToken(last.event) as ResumeToken, position: last.position, invalidate: last.invalidate };
   return { batch, deadLetters };
-}
-
-/** An event without a cluster time (dead-lettered) leaves the position where it was. */
-function nextEventPosition(previous: StreamPosition | undefined, event: ChangeStreamDocument): StreamPosition | undefined {
-  const clusterTime = clusterTimeOfEvent(event);
-  return clusterTime ? nextPosition(previous, clusterTime) : previous;
 }

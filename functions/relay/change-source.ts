@@ -1,15 +1,6 @@
-import {
-  BSON,
-  type ChangeStream,
-  type ChangeStreamDocument,
-  type ChangeStreamOptions,
-  type Document,
-  type MongoClient,
-  type MongoClientOptions,
-  type ResumeToken,
-  Timestamp,
-} from 'mongodb';
+import { BSON, type Document, type MongoClient, type MongoClientOptions, type ResumeToken, Timestamp } from 'mongodb';
 import type { ResumePoint } from '../../shared/stream-position';
+import { RawChangeStream } from './raw-change-stream';
 import type { StreamConfig } from './relay-config';
 
 /**
@@ -18,10 +9,13 @@ import type { StreamConfig } from './relay-config';
  */
 export const RELAY_MONGO_CLIENT_OPTIONS: MongoClientOptions = { maxPoolSize: 4, serverSelectionTimeoutMS: 10_000 };
 
-/** The change stream as the relay loop sees it: non-blocking reads and the latest token the server handed out. */
+/**
+ * The change stream as the relay loop sees it: non-blocking reads of raw events (each event's BSON bytes, as the server
+ * sent them) and the latest token the server handed out.
+ */
 export interface ChangeSource {
-  /** The next event, or null when the server had none within the await time (one getMore round trip). */
-  tryNext(): Promise<ChangeStreamDocument | null>;
+  /** The next event's BSON bytes, or null when the server had none within the await time (one getMore round trip). */
+  tryNext(): Promise<Buffer | null>;
   /** The newest resume token: the last event's id or the server's post-batch resume token when it was quiet. */
   readonly resumeToken: ResumeToken | undefined;
   close(): Promise<void>;
@@ -43,57 +37,27 @@ export function buildPipeline(stream: StreamConfig): Document[] {
   return pipeline;
 }
 
-export function changeStreamOptions(stream: StreamConfig, resume: ResumePoint, maxAwaitTimeMS: number): ChangeStreamOptions {
-  const options: ChangeStreamOptions = {
-    maxAwaitTimeMS,
-    batchSize: stream.batch.maxEvents,
-    // Keep every value as its BSON type (Int32 stays Int32, a regex keeps its options) so the record is exact.
-    promoteValues: false,
-    promoteLongs: false,
-    promoteBuffers: false,
-    bsonRegExp: true,
-  };
-  if (stream.fullDocument !== 'default') options.fullDocument = stream.fullDocument;
-  if (stream.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = stream.fullDocumentBeforeChange;
-  switch (resume.kind) {
-    case 'resumeAfter':
-      options.resumeAfter = resume.token;
-      break;
-    case 'startAfter':
-      options.startAfter = resume.token;
-      break;
-    case 'startAtOperationTime':
-      options.startAtOperationTime = new Timestamp({ t: resume.seconds, i: resume.increment });
-      break;
-    case 'now':
-      break;
-  }
-  return options;
+/**
+ * The `$changeStream` stage's options besides where it starts (the raw stream adds resumeAfter, startAfter or
+ * startAtOperationTime): the same options the relay always gave the driver's watch().
+ */
+export function changeStreamStage(stream: StreamConfig): Document {
+  const stage: Document = {};
+  if (stream.fullDocument !== 'default') stage.fullDocument = stream.fullDocument;
+  if (stream.fullDocumentBeforeChange !== 'off') stage.fullDocumentBeforeChange = stream.fullDocumentBeforeChange;
+  return stage;
 }
 
-export function openChangeSource(
-  client: MongoClient,
-  stream: StreamConfig,
-  resume: ResumePoint,
-  maxAwaitTimeMS: number,
-): ChangeSource {
-  const pipeline = buildPipeline(stream);
-  const options = changeStreamOptions(stream, resume, maxAwaitTimeMS);
-  let changeStream: ChangeStream;
-  if (stream.database && stream.collection) {
-    changeStream = client.db(stream.database).collection(stream.collection).watch(pipeline, options);
-  } else if (stream.database) {
-    changeStream = client.db(stream.database).watch(pipeline, options);
-  } else {
-    changeStream = client.watch(pipeline, options);
-  }
-  return {
-    tryNext: () => changeStream.tryNext(),
-    get resumeToken() {
-      return changeStream.resumeToken ?? undefined;
-    },
-    close: () => changeStream.close(),
-  };
+/**
+ * The stream's change stream from `resume`: on its collection, its database (`aggregate: 1`), or, without a database,
+ * the whole deployment (on admin, allChangesForCluster), as collection.watch(), db.watch() and client.watch() open it.
+ */
+export function openChangeSource(client: MongoClient, stream: StreamConfig, resume: ResumePoint, maxAwaitTimeMS: number): ChangeSource {
+  return new RawChangeStream(
+    client,
+    { database: stream.database, collection: stream.database ? stream.collection : undefined },
+    { stage: changeStreamStage(stream), pipeline: buildPipeline(stream), resume, batchSize: stream.batch.maxEvents, maxAwaitTimeMS },
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ChangeStreamDocument, type MongoClient, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
+import { BSON, type ChangeStreamDocument, type MongoClient, MongoServerError, type ResumeToken, Timestamp } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { CdcError } from '../../shared/errors';
 import { RecordingMetrics } from '../../shared/metrics';
@@ -58,7 +58,8 @@ function sourceOf(steps: Array<ChangeStreamDocument | Error | null>): ChangeSour
       const step = steps.shift();
       if (step instanceof Error) throw step;
       if (step) last = step._id;
-      return step ?? null;
+      // The source hands out events as the server sends them: BSON bytes.
+      return step ? Buffer.from(BSON.serialize(step)) : null;
     },
     get resumeToken() {
       return last;

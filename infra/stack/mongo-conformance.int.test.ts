@@ -389,6 +389,38 @@ describe('postBatchResumeToken and waiting', () => {
     expect((event as Document | null)?.documentKey).toEqual({ _id: 'wake' });
     expect(eventMs).toBeLessThan(1_300);
   });
+
+  it('killCursors ends a getMore that is waiting on the cursor, with CursorKilled', async () => {
+    const db = uniqueName('conf-kill-waiting');
+    await client.db(db).createCollection('items');
+    const reader = new MongoClient(endpoints.mongodbUri(), { monitorCommands: true });
+    let getMoreSent = false;
+    reader.on('commandStarted', (event) => {
+      if (event.commandName === 'getMore') getMoreSent = true;
+    });
+    const session = reader.startSession({ causalConsistency: false });
+    try {
+      const opened = await reader.db(db).command({ aggregate: 'items', pipeline: [{ $changeStream: {} }], cursor: {} }, { session });
+      const id = (opened.cursor as Document).id as Long;
+      // A getMore that would wait far longer than the test's time limit, unless the kill ends it.
+      const waiting = reader.db(db).command({ getMore: id, collection: 'items', maxTimeMS: 600_000 }, { session }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      while (!getMoreSent) await new Promise((resolve) => setTimeout(resolve, 5));
+
+      const killed = await client.db(db).command({ killCursors: 'items', cursors: [id] });
+
+      expect(killed.cursorsKilled).toHaveLength(1);
+      const failure = await waiting;
+      expect(failure).toBeInstanceOf(MongoServerError);
+      // CursorNotFound only if the kill overtook the getMore on its way to the server.
+      expect(['CursorKilled', 'CursorNotFound']).toContain((failure as MongoServerError).codeName);
+    } finally {
+      await session.endSession();
+      await reader.close();
+    }
+  });
 });
 
 describe('sessions and cluster time', () => {

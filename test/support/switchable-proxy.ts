@@ -52,6 +52,11 @@ export class SwitchableProxy {
     for (const socket of this.sockets) socket.destroy();
   }
 
+  /** Cuts every open connection, as a network failure does, and keeps accepting new ones. */
+  cut(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
   async close(): Promise<void> {
     this.disable();
     await new Promise((done) => this.server?.close(done));

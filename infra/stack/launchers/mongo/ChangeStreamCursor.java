@@ -28,6 +28,9 @@ final class ChangeStreamCursor {
     private boolean finished;
     private Document postBatchResumeToken;
     volatile long lastUsedMillis = System.currentTimeMillis();
+    /** Killed (killCursors, or reaped when idle): a getMore waiting on it ends with CursorKilled, as on MongoDB. */
+    private volatile boolean killed;
+    private final List<Runnable> onKill = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     ChangeStreamCursor(long id, StandInBackend backend, String db, String coll, Aggregation stages, String fullDocument,
                        String fullDocumentBeforeChange, long afterTs) {
@@ -44,6 +47,25 @@ final class ChangeStreamCursor {
 
     long afterTs() {
         return afterTs;
+    }
+
+    boolean killed() {
+        return killed;
+    }
+
+    /** Marks the cursor killed and wakes every getMore waiting on it. */
+    void kill() {
+        killed = true;
+        for (Runnable wake : onKill) wake.run();
+    }
+
+    void whenKilled(Runnable wake) {
+        onKill.add(wake);
+        if (killed) wake.run();
+    }
+
+    void stopWaiting(Runnable wake) {
+        onKill.remove(wake);
     }
 
     boolean finished() {

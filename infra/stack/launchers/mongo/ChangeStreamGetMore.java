@@ -10,7 +10,7 @@ import java.util.function.Consumer;
  * One getMore on a change stream, answered as MongoDB answers it: at once when events are waiting, otherwise when the
  * first one arrives or when maxTimeMS (the driver's maxAwaitTimeMS; 1 s by default) runs out, with an empty batch and a
  * fresh post-batch resume token. It waits on the connection's event loop without blocking it: the change log wakes it
- * on the next append, and a scheduled task ends the wait.
+ * on the next append, a scheduled task ends the wait, and killing the cursor ends it with CursorKilled.
  */
 final class ChangeStreamGetMore {
     static final int FIRST_BATCH_DEFAULT = 101;
@@ -41,6 +41,7 @@ final class ChangeStreamGetMore {
     }
 
     void start() {
+        cursor.whenKilled(waiter);
         attempt();
     }
 
@@ -50,6 +51,12 @@ final class ChangeStreamGetMore {
 
     private void attempt() {
         if (answered) return;
+        if (cursor.killed()) {
+            // MongoDB interrupts a getMore whose cursor is killed while it waits, with CursorKilled.
+            answer(backend.withClusterTime(new Document("ok", 0.0).append("errmsg", "cursor id " + cursor.id + " was killed")
+                .append("code", 237).append("codeName", "CursorKilled")));
+            return;
+        }
         List<Document> batch;
         try {
             batch = cursor.next(batchSize);
@@ -81,6 +88,7 @@ final class ChangeStreamGetMore {
         answered = true;
         if (timeout != null) timeout.cancel(false);
         backend.changes().cancel(waiter);
+        cursor.stopWaiting(waiter);
         send.accept(reply);
     }
 }

@@ -275,7 +275,11 @@ final class StandInBackend extends MemoryBackend {
 
     private void reapIdleStreams() {
         long cutoff = System.currentTimeMillis() - CURSOR_TIMEOUT_MILLIS;
-        streams.values().removeIf(cursor -> cursor.lastUsedMillis < cutoff);
+        streams.values().removeIf(cursor -> {
+            if (cursor.lastUsedMillis >= cutoff) return false;
+            cursor.kill();
+            return true;
+        });
     }
 
     private Document killCursors(Channel channel, String databaseName, String command, Document query) {
@@ -283,7 +287,9 @@ final class StandInBackend extends MemoryBackend {
         List<Object> killed = new ArrayList<>();
         for (Iterator<Object> iterator = ids.iterator(); iterator.hasNext(); ) {
             Object id = iterator.next();
-            if (id instanceof Number && streams.remove(((Number) id).longValue()) != null) {
+            ChangeStreamCursor stream = id instanceof Number ? streams.remove(((Number) id).longValue()) : null;
+            if (stream != null) {
+                stream.kill();
                 killed.add(id);
                 iterator.remove();
             }

@@ -6,9 +6,11 @@ import { encodeHeaders, recordBodySize, writeRecordBody } from './kafka-record-b
 
 /**
  * patches/kafkajs+2.2.4.patch (applied by patch-package on `npm install`) makes KafkaJS's produce path cheaper: encoder
- * buffers allocated without zero-filling and sized up front, and a slicing-by-8 CRC-32C. These tests hold the patched
- * code to what the original did: the CRC against a bitwise reference written here, and record batches and requests
- * against KafkaJS's own decoders.
+ * buffers allocated without zero-filling and sized up front, varints written in place, records whose key, value and
+ * headers came encoded (`encodedBody`) written straight into their batch, messages grouped by partition in linear time,
+ * a produce request written into one encoder, and a slicing-by-16 CRC-32C. These tests hold the patched code to what
+ * the original did: the CRC and varints against references written here, records with an encoded body against the
+ * records KafkaJS encodes itself, and record batches and requests against KafkaJS's own decoders.
  */
 
 const require = createRequire(import.meta.url);
@@ -122,13 +124,13 @@ describe('the installed KafkaJS', () => {
     const source = (module: string) => readFileSync(require.resolve(module), 'utf8');
     const notPatched = 'KafkaJS is installed without patches/kafkajs+2.2.4.patch: run `npm install` (its postinstall runs patch-package, which applies the patch)';
     const crc32CModule = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as { implementation?: string };
-    expect(crc32CModule.implementation, notPatched).toBe('mongo-cdc-crc32c-slicing-by-8');
+    expect(crc32CModule.implementation, notPatched).toBe('mongo-cdc-crc32c-slicing-by-16');
     expect(source('kafkajs/src/protocol/encoder.js'), notPatched).toContain('Buffer.allocUnsafe');
     expect(typeof PreEncodedRecord, notPatched).toBe('function');
   });
 });
 
-describe('crc32C (slicing-by-8)', () => {
+describe('crc32C (slicing-by-16)', () => {
   it('gives the known check values', () => {
     expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
     expect(crc32C(Buffer.alloc(0))).toBe(0);

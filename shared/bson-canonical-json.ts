@@ -20,6 +20,27 @@ const RAW_VALUES = { promoteValues: false, promoteLongs: false, promoteBuffers: 
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+
+/**
+ * Where the run of plain ASCII (0x20-0x7f but for `"` and `\`, copied as they are) starting at `start` ends, looked at
+ * four bytes a step; `end` or a little before it (a last partial word is left to the caller). Bit tricks on a 32-bit
+ * word tell whether any of its bytes has the high bit, is below 0x20, or equals `"` or `\` (a zero byte after XOR):
+ * (v - 0x01010101) & ~v & 0x80808080 is non-zero exactly when some byte of v is zero, and likewise for "below 0x20"
+ * with 0x20202020. A flagged word stops the run; the caller looks at its bytes one by one.
+ */
+function plainAsciiUntil(source: Buffer, start: number, end: number): number {
+  let index = start;
+  const lastWord = end - 4;
+  while (index <= lastWord) {
+    const word = (source[index] as number) | ((source[index + 1] as number) << 8) | ((source[index + 2] as number) << 16) | ((source[index + 3] as number) << 24);
+    const quote = word ^ 0x22222222;
+    const backslash = word ^ 0x5c5c5c5c;
+    const flagged = (word | ((word - 0x20202020) & ~word) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash)) & 0x80808080;
+    if (flagged !== 0) break;
+    index += 4;
+  }
+  return index;
+}
 const DOLLAR = 0x24;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
@@ -152,25 +173,31 @@ export class BsonCanonicalJsonWriter {
     this.out[this.at++] = QUOTE;
     let copyFrom = start;
     let nonAscii = false;
-    for (let index = start; index < end; index++) {
-      const byte = source[index] as number;
-      if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
-        if (byte >= 0x80) nonAscii = true;
-        continue;
-      }
-      this.copy(source, copyFrom, index);
-      copyFrom = index + 1;
-      this.ensure(6);
-      this.out[this.at++] = BACKSLASH;
-      const short = SHORT_ESCAPES[byte] as number;
-      if (short !== 0) {
-        this.out[this.at++] = short;
-      } else {
-        this.out[this.at++] = 0x75;
-        this.out[this.at++] = DIGIT_0;
-        this.out[this.at++] = DIGIT_0;
-        this.out[this.at++] = HEX[byte >> 4] as number;
-        this.out[this.at++] = HEX[byte & 0xf] as number;
+    let index = start;
+    while (index < end) {
+      // Runs of plain ASCII four bytes a step; then the four bytes that stopped the run, one at a time.
+      index = plainAsciiUntil(source, index, end);
+      const stop = Math.min(end, index + 4);
+      for (; index < stop; index++) {
+        const byte = source[index] as number;
+        if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
+          if (byte >= 0x80) nonAscii = true;
+          continue;
+        }
+        this.copy(source, copyFrom, index);
+        copyFrom = index + 1;
+        this.ensure(6);
+        this.out[this.at++] = BACKSLASH;
+        const short = SHORT_ESCAPES[byte] as number;
+        if (short !== 0) {
+          this.out[this.at++] = short;
+        } else {
+          this.out[this.at++] = 0x75;
+          this.out[this.at++] = DIGIT_0;
+          this.out[this.at++] = DIGIT_0;
+          this.out[this.at++] = HEX[byte >> 4] as number;
+          this.out[this.at++] = HEX[byte & 0xf] as number;
+        }
       }
     }
     if (nonAscii && !isUtf8(source.subarray(start, end))) throw new NeedsObjectPath('a string or key is not valid UTF-8');

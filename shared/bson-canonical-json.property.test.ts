@@ -170,6 +170,22 @@ describe('BSON bytes to canonical Extended JSON', () => {
     expect(() => objectPath(inString)).toThrow(/UTF-8/);
   });
 
+  it('writes long strings, where plain ASCII is scanned four bytes a step, as the object path does, whatever stops a run where', () => {
+    // Mostly plain ASCII, with every kind of byte that ends a run (and its neighbours) anywhere, at any alignment.
+    const character = fc.oneof(
+      { weight: 20, arbitrary: fc.constantFrom('a', 'Z', ' ', '~', '!', '#', '[', ']', '\u007f') },
+      { weight: 1, arbitrary: fc.constantFrom('"', '\\', '\n', '\u0000', '\u001f', 'é', '\u2028', '😀', '\u0080', '\u00ff') },
+    );
+    fc.assert(
+      fc.property(fc.array(character, { maxLength: 300 }).map((chars) => chars.join('')), fc.nat(3), (text, keyPad) => {
+        // The key's length moves the string to every alignment within a word.
+        const bytes = Buffer.from(BSON.serialize({ [`k${'x'.repeat(keyPad)}`]: text }));
+        expect(written(bytes)).toBe(stringifyCanonical(objectPath(bytes)));
+      }),
+      RUNS,
+    );
+  });
+
   it('writes NUL and every control character inside strings as JSON.stringify does', () => {
     const text = `${Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('')}"\\\u007f\u2028é😀`;
     const bytes = Buffer.from(BSON.serialize({ s: text }));

@@ -9,8 +9,18 @@ export interface SizedRecord {
 
 /** Bytes Kafka counts against message.max.bytes for one record, with room for the record and batch framing. */
 export function kafkaRecordSize(record: SizedRecord): number {
-  let size = 70 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-  for (const [name, value] of Object.entries(record.headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 8;
+  return 70 + (record.key?.length ?? 0) + (record.value?.length ?? 0) + headersSize(record.headers);
+}
+
+/** The headers' share of kafkaRecordSize, kept per frozen header object: records share one, and it cannot change. */
+const frozenHeadersSize = new WeakMap<object, number>();
+
+function headersSize(headers: Readonly<Record<string, string>>): number {
+  const known = frozenHeadersSize.get(headers);
+  if (known !== undefined) return known;
+  let size = 0;
+  for (const [name, value] of Object.entries(headers)) size += Buffer.byteLength(name) + Buffer.byteLength(value) + 8;
+  if (Object.isFrozen(headers)) frozenHeadersSize.set(headers, size);
   return size;
 }
 

@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { encodeHeaders, recordBodySize, writeRecordBody } from './kafka-record-body';
 
 /**
  * patches/kafkajs+2.2.4.patch (applied by patch-package on `npm install`) makes KafkaJS's produce path cheaper: encoder
- * buffers allocated without zero-filling and sized up front, and a slicing-by-8 CRC-32C. These tests hold the patched
- * code to what the original did: the CRC against a bitwise reference written here, and record batches and requests
- * against KafkaJS's own decoders.
+ * buffers allocated without zero-filling and sized up front, varints written in place, records whose key, value and
+ * headers came encoded (`encodedBody`) written straight into their batch, messages grouped by partition in linear time,
+ * a produce request written into one encoder, and a slicing-by-16 CRC-32C. These tests hold the patched code to what
+ * the original did: the CRC and varints against references written here, records with an encoded body against the
+ * records KafkaJS encodes itself, and record batches and requests against KafkaJS's own decoders.
  */
 
 const require = createRequire(import.meta.url);
@@ -60,13 +63,37 @@ type KafkajsDecoder = {
   readAll(): Buffer;
 };
 
-const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as RecordEncoder;
+const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as RecordEncoder & {
+  PreEncodedRecord: new (offsetDelta: number, timestampDelta: number, encodedBody: Buffer) => KafkajsEncoder & { writeTo(encoder: unknown): KafkajsEncoder };
+};
+const { PreEncodedRecord } = Record;
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as {
   RecordBatch: (options: BatchOptions) => Promise<KafkajsEncoder>;
 };
 const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (decoder: KafkajsDecoder) => Promise<DecodedBatch>;
-const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => KafkajsDecoder;
-const Encoder = require('kafkajs/src/protocol/encoder') as new () => KafkajsEncoder & { writeBuffer(value: Buffer): KafkajsEncoder };
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => KafkajsDecoder & { readBytes(length: number): Buffer };
+type VarIntEncoder = KafkajsEncoder & { writeVarInt(value: number): VarIntEncoder; writeVarLong(value: number | unknown): VarIntEncoder; writeUVarInt(value: number): VarIntEncoder };
+const Encoder = require('kafkajs/src/protocol/encoder') as (new (
+  initialSize?: number,
+  exactSize?: boolean,
+) => KafkajsEncoder & VarIntEncoder & { writeBuffer(value: Buffer): KafkajsEncoder }) & {
+  sizeOfVarLong(value: number): number;
+};
+const groupMessagesPerPartition = require('kafkajs/src/producer/groupMessagesPerPartition') as (options: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: { key: Buffer; partition: number }[];
+  partitioner: (options: { message: { key: Buffer; partition: number } }) => number;
+}) => Record<string, { key: Buffer; partition: number }[]>;
+const produceV3 = require('kafkajs/src/protocol/requests/produce/v3/request') as (options: {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId: unknown;
+  producerEpoch: number;
+  compression: number;
+  topicData: { topic: string; partitions: { partition: number; firstSequence: number; messages: Record<string, unknown>[] }[] }[];
+}) => { encode(): Promise<KafkajsEncoder> };
 const Long = require('kafkajs/src/utils/long') as { fromString(value: string): unknown };
 const createRequest = require('kafkajs/src/protocol/request') as (options: {
   correlationId: number;
@@ -97,12 +124,13 @@ describe('the installed KafkaJS', () => {
     const source = (module: string) => readFileSync(require.resolve(module), 'utf8');
     const notPatched = 'KafkaJS is installed without patches/kafkajs+2.2.4.patch: run `npm install` (its postinstall runs patch-package, which applies the patch)';
     const crc32CModule = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as { implementation?: string };
-    expect(crc32CModule.implementation, notPatched).toBe('mongo-cdc-crc32c-slicing-by-8');
+    expect(crc32CModule.implementation, notPatched).toBe('mongo-cdc-crc32c-slicing-by-16');
     expect(source('kafkajs/src/protocol/encoder.js'), notPatched).toContain('Buffer.allocUnsafe');
+    expect(typeof PreEncodedRecord, notPatched).toBe('function');
   });
 });
 
-describe('crc32C (slicing-by-8)', () => {
+describe('crc32C (slicing-by-16)', () => {
   it('gives the known check values', () => {
     expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
     expect(crc32C(Buffer.alloc(0))).toBe(0);
@@ -228,6 +256,156 @@ describe('requests framed by the patched KafkaJS', () => {
         expect(decoder.readString()).toBe(clientId);
         expect(decoder.readAll().equals(payload)).toBe(true);
       }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});
+
+/** A zigzag varint of any safe integer, from the definition (BigInt arithmetic): what Kafka reads. */
+function referenceVarLong(value: number): Buffer {
+  let zigzag = BigInt(value) >= 0n ? BigInt(value) * 2n : -BigInt(value) * 2n - 1n;
+  const out: number[] = [];
+  while (zigzag >= 0x80n) {
+    out.push(Number(zigzag & 0x7fn) | 0x80);
+    zigzag >>= 7n;
+  }
+  out.push(Number(zigzag));
+  return Buffer.from(out);
+}
+
+describe('varints written by the patched KafkaJS', () => {
+  it('are the zigzag varints of their values, sized as written, ints through the int32 path and longs through Long', () => {
+    const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+    fc.assert(
+      fc.property(int32, fc.oneof(int32, fc.maxSafeInteger(), fc.integer({ min: -(2 ** 40), max: 2 ** 40 })), (varint, varlong) => {
+        // Written into an exactly sized encoder: a varint asks for no more room than its bytes.
+        const encoder = new Encoder(referenceVarLong(varint).length + referenceVarLong(varlong).length, true).writeVarInt(varint).writeVarLong(varlong);
+        expect(encoder.buffer.toString('hex')).toBe(Buffer.concat([referenceVarLong(varint), referenceVarLong(varlong)]).toString('hex'));
+        expect(Encoder.sizeOfVarLong(varlong)).toBe(referenceVarLong(varlong).length);
+        expect((encoder as unknown as { buf: Buffer }).buf.length).toBe(encoder.buffer.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+/** What shared/kafka-record-body.ts takes: keys and values as bytes or null, header values as strings. */
+const bodyRecord = fc.record({
+  key: fc.oneof(bytes, fc.constant(null)),
+  value: fc.oneof(bytes, fc.constant(null), fc.constant(Buffer.alloc(0))),
+  headers: fc.dictionary(headerName, fc.string({ unit: 'grapheme', maxLength: 30 }), { maxKeys: 4 }),
+});
+const encodedBodyOf = ({ key, value, headers }: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }) => {
+  const encodedHeaders = encodeHeaders(headers);
+  const body = Buffer.alloc(recordBodySize(key, value, encodedHeaders));
+  expect(writeRecordBody(body, 0, key, value, encodedHeaders)).toBe(body.length);
+  return body;
+};
+
+describe('records that come with their key, value and headers encoded (encodedBody)', () => {
+  it('are byte for byte the records KafkaJS encodes from the key, value and headers', () => {
+    fc.assert(
+      fc.property(bodyRecord, fc.nat(100_000), fc.oneof(fc.integer({ min: -1_000, max: 1_000 }), fc.integer({ min: 2 ** 31, max: 2 ** 42 })), (input, offsetDelta, timestampDelta) => {
+        const expected = Record({ ...input, offsetDelta, timestampDelta }).buffer.toString('base64');
+        const encodedBody = encodedBodyOf(input);
+        expect(Record({ ...input, offsetDelta, timestampDelta, encodedBody } as never).buffer.toString('base64')).toBe(expected);
+        const preEncoded = new PreEncodedRecord(offsetDelta, timestampDelta, encodedBody);
+        const written = preEncoded.writeTo(new Encoder(preEncoded.size(), true));
+        expect(written.buffer.toString('base64')).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('decode from a record batch beside records encoded the usual way, compressed or not', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(bodyRecord, fc.boolean()), { maxLength: 12 }), fc.constantFrom(CompressionTypes.None, CompressionTypes.GZIP), async (records, compression) => {
+        const encoded = (
+          await RecordBatch({
+            compression,
+            records: records.map(([input, preEncoded], i) => (preEncoded ? new PreEncodedRecord(i, 0, encodedBodyOf(input)) : Record({ ...input, offsetDelta: i, timestampDelta: 0 }))),
+            firstOffset: Long.fromString('0'),
+            firstTimestamp: 1_700_000_000_000,
+            maxTimestamp: 1_700_000_000_000,
+            lastOffsetDelta: records.length - 1,
+            partitionLeaderEpoch: 0,
+            producerId: Long.fromString('7'),
+            producerEpoch: 0,
+            firstSequence: 0,
+          })
+        ).buffer;
+        expect(encoded.readUInt32BE(17)).toBe(referenceCrc32c(encoded.subarray(21)));
+        const decoded = await decodeRecordBatch(new Decoder(encoded));
+        expect(decoded.records).toHaveLength(records.length);
+        records.forEach(([input], i) => {
+          const output = decoded.records[i];
+          expect(asText(output?.key ?? null)).toBe(asText(input.key));
+          expect(asText(output?.value ?? null)).toBe(asText(input.value));
+          expect(output?.offset).toBe(String(i));
+          expect(headersAsText(output?.headers ?? {})).toEqual(headersAsText(input.headers));
+        });
+      }),
+      { numRuns: 200 },
+    );
+  }, 60_000);
+});
+
+describe('grouping messages by partition in the patched KafkaJS', () => {
+  it("keeps each partition's messages in the order sent", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(4), { maxLength: 300 }), (partitions) => {
+        const messages = partitions.map((partition, i) => ({ key: Buffer.from(String(i)), partition }));
+        const grouped = groupMessagesPerPartition({
+          topic: 't',
+          partitionMetadata: [0, 1, 2, 3, 4],
+          messages,
+          partitioner: ({ message }) => message.partition,
+        });
+        const expected: Record<string, { key: Buffer; partition: number }[]> = {};
+        for (const message of messages) {
+          const same = expected[String(message.partition)] ?? [];
+          same.push(message);
+          expected[String(message.partition)] = same;
+        }
+        expect(grouped).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('produce requests (v3 and later) encoded by the patched KafkaJS', () => {
+  it('hold each topic and partition with its record batch, in order, sized exactly', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), { maxLength: 3 }),
+        fc.array(fc.tuple(bodyRecord, fc.boolean()), { minLength: 1, maxLength: 6 }),
+        fc.oneof(fc.constant(null), fc.string({ maxLength: 8 })),
+        async (topics, records, transactionalId) => {
+          const messages = records.map(([input, preEncoded]) => (preEncoded ? { ...input, encodedBody: encodedBodyOf(input) } : input));
+          const topicData = topics.map((topic, t) => ({ topic, partitions: [0, 1].map((p) => ({ partition: p + t, firstSequence: 5, messages: messages.slice(p) })) }));
+          const encoded = await produceV3({ acks: -1, timeout: 30_000, transactionalId, producerId: Long.fromString('9'), producerEpoch: 1, compression: CompressionTypes.None, topicData }).encode();
+          expect(encoded.buffer.length).toBe(encoded.size());
+          const decoder = new Decoder(encoded.buffer);
+          expect(decoder.readString()).toBe(transactionalId);
+          expect(decoder.readInt16()).toBe(-1);
+          expect(decoder.readInt32()).toBe(30_000);
+          expect(decoder.readInt32()).toBe(topics.length);
+          for (const { topic, partitions } of topicData) {
+            expect(decoder.readString()).toBe(topic);
+            expect(decoder.readInt32()).toBe(partitions.length);
+            for (const { partition, messages: sent } of partitions) {
+              expect(decoder.readInt32()).toBe(partition);
+              const batch = await decodeRecordBatch(new Decoder(decoder.readBytes(decoder.readInt32())));
+              expect(batch.firstSequence).toBe(5);
+              expect(batch.records.map((record) => [asText(record.key), asText(record.value), headersAsText(record.headers)])).toEqual(
+                sent.map((input) => [asText(input.key), asText(input.value), headersAsText(input.headers)]),
+              );
+            }
+          }
+          expect(decoder.readAll().length).toBe(0);
+        },
+      ),
       { numRuns: 200 },
     );
   }, 60_000);

@@ -1,5 +1,5 @@
 import { chunkBySize, kafkaRecordSize } from '../../shared/kafka-record-size';
-import type { Message, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 
 export interface OutgoingRecord {
   readonly topic: string;
@@ -7,6 +7,11 @@ export interface OutgoingRecord {
   /** null for a tombstone. */
   readonly value: Buffer | null;
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * The key, value and headers above already in their record-batch form (shared/kafka-record-body.ts), where the
+   * thread that made the record wrote them: the patched KafkaJS copies these bytes instead of encoding the three again.
+   */
+  readonly encodedBody?: Buffer;
 }
 
 /** Sends records in order and resolves only when Kafka acknowledged every one of them (acks=all). */
@@ -35,17 +40,22 @@ export class KafkaRecordProducer implements RecordProducer {
     if (records.length === 0) return;
     const producer = await this.producer();
     for (const chunk of chunkBySize(records, this.maxRequestBytes)) {
-      const byTopic = new Map<string, Message[]>();
-      for (const record of chunk) {
-        const messages = byTopic.get(record.topic) ?? [];
-        // KafkaJS only reads headers, so records share their (frozen) header objects instead of a copy per record.
-        messages.push({ key: record.key, value: record.value, headers: record.headers });
-        byTopic.set(record.topic, messages);
-      }
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      // The records are KafkaJS's messages as they are (it reads key, value, headers and the patch's encodedBody, and
+      // changes none of them): no copy of each record, and records share their (frozen) header objects.
+      const topic = chunk[0]?.topic;
+      const topicMessages = chunk.every((record) => record.topic === topic) ? [{ topic: topic as string, messages: chunk }] : byTopic(chunk);
+      await producer.sendBatch({ acks: -1, topicMessages });
     }
   }
+}
+
+/** Records grouped by topic, each group in record order. */
+function byTopic(records: readonly OutgoingRecord[]): { topic: string; messages: OutgoingRecord[] }[] {
+  const groups = new Map<string, OutgoingRecord[]>();
+  for (const record of records) {
+    const messages = groups.get(record.topic);
+    if (messages) messages.push(record);
+    else groups.set(record.topic, [record]);
+  }
+  return [...groups].map(([topic, messages]) => ({ topic, messages }));
 }

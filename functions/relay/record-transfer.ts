@@ -1,15 +1,19 @@
+import { encodeHeaders, recordBodySize, sizeOfVarInt, writeRecordBody } from '../../shared/kafka-record-body';
 import type { OutgoingRecord } from './record-producer';
 
 /*
  * Records handed from a worker thread to the main thread as ONE transferable ArrayBuffer per batch. Posting the
  * records themselves would structured-clone every Buffer with the whole pool slab it lives in (8 KiB for a small key),
  * one by one; packing copies each key and value once into a buffer that moves without a copy, and the receiver reads
- * them back as Buffer views onto it.
+ * them back as Buffer views onto it. Each record is packed as its Kafka record body (shared/kafka-record-body.ts: key,
+ * value and headers as a record batch holds them), which the receiver hands KafkaJS as the record's `encodedBody`: the
+ * sending thread encodes them, so the producing thread only copies them into the batch.
  *
  * Layout (little-endian, every section 4-byte aligned):
  *   u32 magic, u32 record count, u32 table bytes, table (UTF-8 JSON: [topics, header sets]), padding,
- *   per record 5 × u32: topic index, header-set index, key length, value length (NO_VALUE for a tombstone), reserved,
- *   then the keys and values, each record's key followed by its value, in record order.
+ *   per record 5 × u32: topic index, header-set index, key length, value length (NO_VALUE for a tombstone), body length,
+ *   then the records' bodies in record order, each its key's varint length and key, its value's varint length (-1 for a
+ *   tombstone) and value, then its header set's count and headers.
  * Topics and header sets are tables: records that share a topic string or a (frozen) header object share one entry,
  * and the unpacked records share one frozen header object per entry again, as the encoder made them.
  */
@@ -35,6 +39,7 @@ export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
   const headerSets: HeaderSet[] = [];
   const headerIndex = new Map<HeaderSet, number>();
   const entries = new Uint32Array(records.length * ENTRY_WORDS);
+  const encodedHeaders: Buffer[] = [];
   let dataBytes = 0;
   records.forEach((record, i) => {
     let topic = topicIndex.get(record.topic);
@@ -47,13 +52,16 @@ export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
     if (headers === undefined) {
       headers = headerSets.push(record.headers) - 1;
       headerIndex.set(record.headers, headers);
+      encodedHeaders.push(encodeHeaders(record.headers));
     }
+    const bodyBytes = recordBodySize(record.key, record.value, encodedHeaders[headers] as Buffer);
     const at = i * ENTRY_WORDS;
     entries[at] = topic;
     entries[at + 1] = headers;
     entries[at + 2] = record.key.length;
     entries[at + 3] = record.value === null ? NO_VALUE : record.value.length;
-    dataBytes += record.key.length + (record.value?.length ?? 0);
+    entries[at + 4] = bodyBytes;
+    dataBytes += bodyBytes;
   });
   const table = Buffer.from(JSON.stringify([topics, headerSets]));
   const entriesAt = align4(PREAMBLE_BYTES + table.length);
@@ -68,14 +76,13 @@ export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
   table.copy(bytes, PREAMBLE_BYTES);
   for (let i = 0; i < entries.length; i++) view.setUint32(entriesAt + i * 4, entries[i] ?? 0, true);
   let offset = dataAt;
-  for (const record of records) {
-    offset += record.key.copy(bytes, offset);
-    if (record.value !== null) offset += record.value.copy(bytes, offset);
-  }
+  records.forEach((record, i) => {
+    offset = writeRecordBody(bytes, offset, record.key, record.value, encodedHeaders[entries[i * ENTRY_WORDS + 1] as number] as Buffer);
+  });
   return { buffer, count: records.length };
 }
 
-/** The records packed by `packRecords`; keys and values are views onto `packed.buffer`, which they keep alive. */
+/** The records packed by `packRecords`; keys, values and bodies are views onto `packed.buffer`, which they keep alive. */
 export function unpackRecords(packed: PackedRecords): OutgoingRecord[] {
   const { buffer } = packed;
   const view = new DataView(buffer);
@@ -94,15 +101,14 @@ export function unpackRecords(packed: PackedRecords): OutgoingRecord[] {
     const headers = frozenHeaders[view.getUint32(at + 4, true)];
     const keyLength = view.getUint32(at + 8, true);
     const valueLength = view.getUint32(at + 12, true);
+    const bodyLength = view.getUint32(at + 16, true);
     if (topic === undefined || headers === undefined) throw new Error(`packed record ${i} names a table entry that does not exist`);
-    const key = Buffer.from(buffer, offset, keyLength);
-    offset += keyLength;
+    const keyAt = offset + sizeOfVarInt(keyLength);
+    const key = Buffer.from(buffer, keyAt, keyLength);
     let value: Buffer | null = null;
-    if (valueLength !== NO_VALUE) {
-      value = Buffer.from(buffer, offset, valueLength);
-      offset += valueLength;
-    }
-    records[i] = { topic, key, value, headers };
+    if (valueLength !== NO_VALUE) value = Buffer.from(buffer, keyAt + keyLength + sizeOfVarInt(valueLength), valueLength);
+    records[i] = { topic, key, value, headers, encodedBody: Buffer.from(buffer, offset, bodyLength) };
+    offset += bodyLength;
   }
   if (offset !== buffer.byteLength) throw new Error('packed record batch has bytes past its last record');
   return records;

@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { BSON, MongoClient } from 'mongodb';
 import { serveRequests, type WorkerReply } from '../../shared/worker-thread';
 import { packRecords } from './record-transfer';
+import { ChunkPrefetch } from './snapshot-prefetch';
 import { MongoChunkReader } from './snapshot-reader';
 import { socketErrorAsMongo } from './thread-socket-errors';
 import type { ChunkReadReply, ChunkReadRequest, ChunkReadWorkerData } from './snapshot-read-protocol';
@@ -12,6 +13,7 @@ import type { ChunkReadReply, ChunkReadRequest, ChunkReadWorkerData } from './sn
 const { uri, stream, clientOptions } = workerData as ChunkReadWorkerData;
 const client = new MongoClient(uri, clientOptions);
 const reader = new MongoChunkReader(client, stream);
+const prefetch = new ChunkPrefetch(reader);
 
 async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadReply>> {
   switch (request.kind) {
@@ -21,10 +23,14 @@ async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadR
       return { reply: { kind: 'hasDocuments', has: await reader.hasDocuments(request.namespace, request.at) } };
     case 'read':
     case 'readFromNow': {
-      const at = request.kind === 'read' ? request.at : await reader.readPoint();
       // The stream's document filter crosses as canonical Extended JSON: its BSON values would not survive a clone.
       const filter = request.filter === undefined ? undefined : BSON.EJSON.parse(request.filter, { relaxed: false });
-      const chunk = await reader.read(request.namespace, request.cursor, request.limit, at, request.target, filter);
+      // The next chunk's documents are asked for before this one is encoded (snapshot-prefetch.ts).
+      const { at, raw } =
+        request.kind === 'read'
+          ? await prefetch.readAt(request.namespace, request.cursor, request.limit, request.at, filter, request.filter)
+          : await prefetch.readFromNow(request.namespace, request.cursor, request.limit, filter, request.filter);
+      const chunk = reader.encode(request.namespace, raw, at, request.target);
       const { records, ...counts } = chunk.encoded;
       const packed = packRecords(records);
       return {
@@ -44,6 +50,7 @@ async function handle(request: ChunkReadRequest): Promise<WorkerReply<ChunkReadR
       await client.connect();
       return { reply: { kind: 'connect' } };
     case 'close':
+      await prefetch.drop();
       await client.close();
       return { reply: { kind: 'close' } };
   }

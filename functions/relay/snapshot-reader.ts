@@ -102,7 +102,11 @@ export class MongoChunkReader implements ChunkReader {
     target: CopyTarget,
     filter?: Document,
   ): Promise<Chunk> {
-    const raw = await this.readRaw(namespace, cursor, limit, at, filter);
+    return this.encode(namespace, await this.readRaw(namespace, cursor, limit, at, filter), at, target);
+  }
+
+  /** A chunk's documents encoded into the copies' records for read point `at`. */
+  encode(namespace: { db: string; coll: string }, raw: RawChunk, at: ReadPoint, target: CopyTarget): Chunk {
     const encoded = new CopyEncoder(namespace, at, target.snapshotId, this.stream, target.maxRecordBytes).encode(raw.documents);
     return { documents: raw.documents.length, encoded, next: raw.next, ...(raw.bracketUnsupported !== undefined ? { bracketUnsupported: raw.bracketUnsupported } : {}) };
   }

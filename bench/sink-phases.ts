@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       bulkConcurrency: env.SINK_OPENSEARCH_BULK_CONCURRENCY,
     });
     for (const batch of batches) {
-      const outcome = await store.apply(prepareBatch(batch, [prefixNaming()]).changes, remaining);
+      const outcome = await store.apply(prepareBatch(batch, [prefixNaming()], store.documentWriter).changes, remaining);
       if (outcome.rejected.length > 0) throw new Error(`sink rejected ${outcome.rejected.length}: ${outcome.rejected[0]?.reason}`);
     }
   }

@@ -93,7 +93,9 @@ export function bulkBody(
 
 function sourceJson(change: SinkChange, documents: ReadonlyMap<SinkChange, Record<string, unknown>>): string {
   const moved = documents.get(change);
-  return moved ? JSON.stringify(moved) : searchDocumentJson(change.document ?? {});
+  if (moved) return JSON.stringify(moved);
+  // Written while decoding by the store's documentWriter (searchSourceText): the same text searchDocumentJson gives.
+  return change.documentText ?? searchDocumentJson(change.document ?? {});
 }
 
 /**

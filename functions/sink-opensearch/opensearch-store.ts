@@ -1,10 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import { CdcError } from '../../shared/errors';
 import { inPool } from '../../shared/in-pool';
-import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
+import { documentOf, type RejectedRecord, type SinkChange } from '../../shared/sink-batch';
+import type { DocumentTextWriter } from '../../shared/record-format';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
 import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
+import { searchSourceText } from './search-source-text';
 import type { SearchClient } from './search-client';
 import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
 
@@ -64,6 +66,8 @@ export class OpenSearchStore implements ReportingStore {
   private readonly indexNames = new Map<string, string>();
   /** Indices whose existing mapping could not take the sink's required fields; the handler logs them. */
   readonly mappingWarnings: string[] = [];
+  /** Changes prepared with this writer carry their `_bulk` source line ready: the document is never built. */
+  readonly documentWriter: DocumentTextWriter = searchSourceText;
 
   constructor(
     private readonly client: SearchClient,
@@ -149,7 +153,7 @@ export class OpenSearchStore implements ReportingStore {
    * many were moved already, every field but `mongo_id`. Returns how many fields moved (0: nothing left to move).
    */
   private moveAside(change: SinkChange, documents: Map<SinkChange, Record<string, unknown>>, moved: Map<SinkChange, number>, reason: string): number {
-    const source = documents.get(change) ?? toSearchDocument(change.document ?? {});
+    const source = documents.get(change) ?? toSearchDocument(documentOf(change) ?? {});
     documents.set(change, source);
     const count = moved.get(change) ?? 0;
     if (count < MAX_FIELDS_MOVED) {

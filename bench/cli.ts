@@ -3,7 +3,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
 import { MongoClient, type Timestamp } from 'mongodb';
 import { endpoints, external } from '../infra/stack/endpoints';
 import { probeMongodb } from '../infra/stack/services/mongodb';
@@ -12,6 +11,7 @@ import { createControlTable, createReportingTable, dropTable, localDynamo, local
 import { createServedTopics } from '../test/support/test-topics';
 import { uniqueName } from '../test/support/unique-name';
 import { codecBenchmark } from './codec-bench';
+import { phaseBundle } from './phase-bundle';
 import { runConnector } from './connector-phase';
 import { type LatencyResult, measureLatency } from './relay-latency';
 
@@ -51,7 +51,7 @@ function runPhase(
   script = 'relay-phases.ts',
   options: { env?: Record<string, string>; cpus?: string } = {},
 ): PhaseResult {
-  const command = [...nodeFlags, '--import', 'tsx', resolve(__dirname, script), JSON.stringify({ ...args, phase })];
+  const command = [...nodeFlags, phaseBundle(script), JSON.stringify({ ...args, phase })];
   const [file, argv] = options.cpus ? ['taskset', ['-c', options.cpus, process.execPath, ...command]] : [process.execPath, command];
   const output = execFileSync(file, argv as string[], {
     encoding: 'utf8',

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { endpoints } from '../infra/stack/endpoints';
 import { createControlTable, dropTable, localDynamo } from '../test/support/local-clients';
 import { uniqueName } from '../test/support/unique-name';
+import { phaseBundle } from './phase-bundle';
 import { createServedTopics } from '../test/support/test-topics';
 
 export interface LatencyResult {
@@ -61,9 +61,7 @@ export async function measureLatency(options: {
     process.execPath,
     [
       ...options.nodeFlags,
-      '--import',
-      'tsx',
-      resolve(__dirname, 'relay-phases.ts'),
+      phaseBundle('relay-phases.ts'),
       JSON.stringify({ phase: 'follow', db, collection: 'orders', topic, table, streamId: uniqueName('latency'), events: 0, startSeconds: 0 }),
     ],
     { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...options.env } },

@@ -46,6 +46,8 @@ describe('settings validation (before anything is built)', () => {
     expect(wrongKinds).toThrow('- allowTopicCreation must be true or false, got "yes"');
     expect(build({ ...common, opensearchBulkBytes: '1000' })).toThrow('- opensearchBulkBytes must be an integer from 65536 to 104857600, got "1000"');
     expect(build({ ...common, sinkDynamodbConcurrency: '0' })).toThrow('- sinkDynamodbConcurrency must be an integer from 1 to 256, got "0"');
+    expect(build({ ...common, sinkDynamodbMaxAttempts: '0' })).toThrow('- sinkDynamodbMaxAttempts must be an integer from 1 to 100, got "0"');
+    expect(build({ ...common, opensearchRetryBaseMs: '-5' })).toThrow('- opensearchRetryBaseMs must be an integer from 1 to 60000, got "-5"');
   });
 
   it('keeps Kafka retry limits to provisioned mode, SCRAM to a secret, and IAM to MSK', () => {

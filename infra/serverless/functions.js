@@ -96,6 +96,7 @@ function sinkFunctions(config) {
         REPORTING_TABLE: { Ref: 'ReportingTable' },
         SINK_TOMBSTONE_TTL_SECONDS: sinks.tombstoneTtlSeconds,
         ...(sinks.dynamodbConcurrency === undefined ? {} : { SINK_DYNAMODB_CONCURRENCY: String(sinks.dynamodbConcurrency) }),
+        ...(sinks.dynamodbMaxAttempts === undefined ? {} : { SINK_DYNAMODB_MAX_ATTEMPTS: String(sinks.dynamodbMaxAttempts) }),
       },
     };
   }
@@ -115,6 +116,7 @@ function sinkFunctions(config) {
     if (opensearch.bulkDocuments !== undefined) environment.SINK_OPENSEARCH_BULK_DOCUMENTS = String(opensearch.bulkDocuments);
     if (opensearch.bulkBytes !== undefined) environment.SINK_OPENSEARCH_BULK_BYTES = String(opensearch.bulkBytes);
     if (opensearch.bulkConcurrency !== undefined) environment.SINK_OPENSEARCH_BULK_CONCURRENCY = String(opensearch.bulkConcurrency);
+    if (opensearch.retryBaseMs !== undefined) environment.SINK_RETRY_BASE_MS = String(opensearch.retryBaseMs);
     functions[fn.key] = {
       ...common(config, fn),
       handler: 'functions/sink-opensearch/handler.handler',

@@ -370,6 +370,8 @@ describe('MSK with IAM auth in a VPC, both sinks, two streams (the package:check
     });
     // Tuning left unset: the functions' own defaults apply.
     expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBeUndefined();
+    expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_MAX_ATTEMPTS).toBeUndefined();
+    expect(environment(template(), 'SinkOpensearchLambdaFunction').SINK_RETRY_BASE_MS).toBeUndefined();
     expect(environment(template(), 'SinkOpensearchLambdaFunction').SINK_OPENSEARCH_BULK_DOCUMENTS).toBeUndefined();
     expect(environment(template(), 'SinkOpensearchLambdaFunction')).toMatchObject({
       OPENSEARCH_URL: 'https://vpc-mongo-cdc-example.us-east-1.es.amazonaws.com',
@@ -557,8 +559,9 @@ describe('first deploy creating MSK Serverless and an OpenSearch domain', () => 
       SINK_OPENSEARCH_BULK_DOCUMENTS: '500',
       SINK_OPENSEARCH_BULK_BYTES: '8388608',
       SINK_OPENSEARCH_BULK_CONCURRENCY: '3',
+      SINK_RETRY_BASE_MS: '500',
     });
-    expect(environment(template(), 'SinkDynamodbLambdaFunction').SINK_DYNAMODB_CONCURRENCY).toBe('32');
+    expect(environment(template(), 'SinkDynamodbLambdaFunction')).toMatchObject({ SINK_DYNAMODB_CONCURRENCY: '32', SINK_DYNAMODB_MAX_ATTEMPTS: '5' });
   });
 
   it('passes relaySnapshotReadThread to the relays\' SNAPSHOT_READ_THREAD only when set', () => {

@@ -191,11 +191,11 @@ async function main(): Promise<void> {
     const index = indexName(`${args.indexTemplate}-raw`, { db: args.db, coll: 'orders' });
     const bodies: string[] = [];
     for (let from = 0; from < args.events; from += BATCH) {
-      let body = '';
+      const lines: string[] = [];
       for (let id = from; id < Math.min(args.events, from + BATCH); id++) {
-        body += `${JSON.stringify({ index: { _index: index, _id: searchDocumentId(String(id)) } })}\n${JSON.stringify(toSearchDocument(documentFor(id)))}\n`;
+        lines.push(`${JSON.stringify({ index: { _index: index, _id: searchDocumentId(String(id)) } })}\n${JSON.stringify(toSearchDocument(documentFor(id)))}\n`);
       }
-      bodies.push(body);
+      bodies.push(lines.join(''));
     }
     startClock();
     for (const body of bodies) {

@@ -1,4 +1,4 @@
-import { type ChangeStreamDocument, Timestamp } from 'mongodb';
+import { type ChangeStreamDocument, Int32, ObjectId, Timestamp } from 'mongodb';
 import { parseCanonical } from './canonical-json';
 import type { DecodedChangeEvent, DocumentTextWriter } from './record-format';
 import { positionAt } from './stream-position';
@@ -17,8 +17,47 @@ const OBJECT_CLOSE = 0x7d;
 const COMMA = 0x2c;
 const QUOTE = 0x22;
 
-/** A top-level member's name (the relay's are plain words) and its colon. */
-const MEMBER_NAME = /"([A-Za-z_]+)":/y;
+/** The top-level members the relay writes, each as its name's literal and colon; any other name leaves the event to the parser. */
+const MEMBERS = ['_id', 'operationType', 'clusterTime', 'wallTime', 'ns', 'documentKey', 'fullDocument', '_cdc'] as const;
+type Member = (typeof MEMBERS)[number];
+const MEMBER_PREFIXES: readonly string[] = MEMBERS.map((name) => `"${name}":`);
+/** Where the name read by memberAt ends (past its colon). */
+let memberEnd = 0;
+
+/** The member whose name starts at `at` (sets memberEnd), or -1 for a name the relay does not write at the top level. */
+function memberAt(text: string, at: number): number {
+  // The first letter narrows the names to one or two, so each member costs one or two comparisons.
+  let index: number;
+  switch (text.charCodeAt(at + 1)) {
+    case 0x5f: // _
+      index = text.charCodeAt(at + 2) === 0x69 ? 0 : 7;
+      break;
+    case 0x6f: // o
+      index = 1;
+      break;
+    case 0x63: // c
+      index = 2;
+      break;
+    case 0x77: // w
+      index = 3;
+      break;
+    case 0x6e: // n
+      index = 4;
+      break;
+    case 0x64: // d
+      index = 5;
+      break;
+    case 0x66: // f
+      index = 6;
+      break;
+    default:
+      return -1;
+  }
+  const prefix = MEMBER_PREFIXES[index] as string;
+  if (!text.startsWith(prefix, at)) return -1;
+  memberEnd = at + prefix.length;
+  return index;
+}
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON strings may not hold raw control characters; this refuses them
 const PLAIN_STRING = /^"[^"\\\u0000-\u001f]*"$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON strings may not hold raw control characters; this refuses them
@@ -37,7 +76,7 @@ const CDC = /^\{"v":\{"\$numberInt":"([12])"\},"ordinal":\{"\$numberInt":"(0|[1-
  * would wrap), Int64 (at most 15 digits), ObjectId in lowercase hex, or a string without escapes.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON strings may not hold raw control characters; this refuses them
-const CANONICAL_ID_KEY = /^\{"_id":(?:\{"\$numberInt":"(?:0|-?[1-9]\d{0,8})"\}|\{"\$numberLong":"(?:0|-?[1-9]\d{0,14})"\}|\{"\$oid":"[0-9a-f]{24}"\}|"[^"\\\u0000-\u001f]*")\}$/;
+const CANONICAL_ID_KEY = /^\{"_id":(?:\{"\$numberInt":"(0|-?[1-9]\d{0,8})"\}|\{"\$numberLong":"(?:0|-?[1-9]\d{0,14})"\}|\{"\$oid":"([0-9a-f]{24})"\}|"([^"\\\u0000-\u001f]*)")\}$/;
 const INT32_MAX = 2 ** 31 - 1;
 const INT32_MIN = -(2 ** 31);
 const UINT32_MAX = 0xffff_ffff;
@@ -75,6 +114,18 @@ function int32Of(digits: string): number | undefined {
 }
 
 /**
+ * The documentKey CANONICAL_ID_KEY matched, built as parseCanonical builds it (an Int32, ObjectId or string `_id`,
+ * which canonical-json's own reviver builds the same way) without parsing it; an Int64 `_id` is parsed.
+ */
+function documentKeyOf(match: RegExpExecArray, keyText: string): Record<string, unknown> {
+  const [, int32, objectId, string] = match;
+  if (int32 !== undefined) return { _id: new Int32(int32) };
+  if (objectId !== undefined) return { _id: new ObjectId(objectId) };
+  if (string !== undefined) return { _id: string }; // no escapes: the literal's text is the string
+  return parseCanonical(keyText) as Record<string, unknown>;
+}
+
+/**
  * The decoded document change, if `text` is one as the relay writes it, keyed by `keyText` (the record's key, which
  * must be the documentKey's canonical text); otherwise undefined.
  */
@@ -89,14 +140,16 @@ export function decodeRelayEventText(text: string, keyText: string, writeDocumen
   let cdc: RegExpExecArray | null = null;
   let documentText: string | undefined;
   let documentNull = false;
-  const seen = new Set<string>();
+  let idKey: RegExpExecArray | null = null;
+  /** One bit per member of MEMBERS seen: a name given twice leaves the event to the parser. */
+  let seen = 0;
   let position = 1;
   for (;;) {
-    MEMBER_NAME.lastIndex = position;
-    const name = MEMBER_NAME.exec(text)?.[1];
-    if (name === undefined || seen.has(name)) return undefined;
-    seen.add(name);
-    const at = MEMBER_NAME.lastIndex;
+    const index = memberAt(text, position);
+    if (index < 0 || (seen & (1 << index)) !== 0) return undefined;
+    seen |= 1 << index;
+    const name: Member = MEMBERS[index] as Member;
+    const at = memberEnd;
     if (name === 'fullDocument') {
       if (text.startsWith('null', at)) {
         documentNull = true;
@@ -134,7 +187,8 @@ export function decodeRelayEventText(text: string, keyText: string, writeDocumen
           if (namespace === null) return undefined;
           break;
         case 'documentKey':
-          keyMatches = value === keyText && CANONICAL_ID_KEY.test(value);
+          idKey = value === keyText ? CANONICAL_ID_KEY.exec(value) : null;
+          keyMatches = idKey !== null;
           if (!keyMatches) return undefined;
           break;
         case '_cdc':
@@ -162,7 +216,7 @@ export function decodeRelayEventText(text: string, keyText: string, writeDocumen
   event.clusterTime = timestamp;
   if (wallTime !== undefined) event.wallTime = new Date(wallTime);
   if (namespace !== null) event.ns = namespace[2] === undefined ? { db: namespace[1] } : { db: namespace[1], coll: namespace[2] };
-  event.documentKey = parseCanonical(keyText);
+  event.documentKey = idKey === null ? parseCanonical(keyText) : documentKeyOf(idKey, keyText);
   if (documentNull) event.fullDocument = null;
   const snapshot = cdc[4];
   return {

@@ -4,7 +4,7 @@ import { inPool } from '../../shared/in-pool';
 import { documentOf, type RejectedRecord, type SinkChange } from '../../shared/sink-batch';
 import type { DocumentTextWriter } from '../../shared/record-format';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
+import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBodyBytes, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import { searchSourceText } from './search-source-text';
 import type { SearchClient } from './search-client';
@@ -199,7 +199,10 @@ export class OpenSearchStore implements ReportingStore {
     remainingMs: () => number,
     signal: AbortSignal,
   ): Promise<BulkResponseBody | undefined> {
-    const body = bulkBody(changes, (change) => this.indexFor(change.namespace), documents);
+    // The records' sizes (as subBulks counts them) exceed the lines written from them: room enough, nearly always.
+    let sizeHint = 0;
+    for (const change of changes) sizeHint += (change.record.value?.length ?? 0) + 160;
+    const body = bulkBodyBytes(changes, (change) => this.indexFor(change.namespace), documents, sizeHint);
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
       response = await this.client.request('POST', BULK_PATH, body, signal);

@@ -6,7 +6,7 @@ import type { SourceRecord } from '../../shared/lambda-kafka-event';
 import { encodeChangeEvent } from '../../shared/record-format';
 import { prepareBatch } from '../../shared/sink-batch';
 import { prefixNaming } from '../../shared/topic-naming';
-import { bulkBody } from './bulk-request';
+import { bulkBody, bulkBodyBytes } from './bulk-request';
 import { searchDocumentJson } from './search-document';
 import { searchSourceText } from './search-source-text';
 
@@ -184,10 +184,14 @@ function recordOf(change: GeneratedChange, offset: number): SourceRecord {
   return { topic: 'mongo-cdc.shop.orders', partition: 0, offset, key: key !== undefined ? Buffer.from(key) : encoded.key, value: Buffer.from(value), headers: encoded.headers };
 }
 
-function bodiesOf(records: SourceRecord[], text: boolean) {
+function bodiesOf(records: SourceRecord[], text: boolean, sizeHint: number) {
   const prepared = prepareBatch(records, namings, text ? searchSourceText : undefined);
+  const indexFor = (change: { namespace: { db: string; coll: string } }) => `${change.namespace.db}-${change.namespace.coll}`;
+  const body = bulkBody(prepared.changes, indexFor, new Map());
+  // The bytes the store sends: the body's UTF-8, however the buffer had to grow from the hint.
+  expect(bulkBodyBytes(prepared.changes, indexFor, new Map(), sizeHint).equals(Buffer.from(body, 'utf8'))).toBe(true);
   return {
-    body: bulkBody(prepared.changes, (change) => `${change.namespace.db}-${change.namespace.coll}`, new Map()),
+    body,
     identities: prepared.changes.map((change) => [
       change.identity,
       change.kind,
@@ -211,10 +215,10 @@ describe('search source from the record text', () => {
     let written = 0;
     let upserts = 0;
     fc.assert(
-      fc.property(fc.array(changes, { minLength: 1, maxLength: 6 }), (batch) => {
+      fc.property(fc.array(changes, { minLength: 1, maxLength: 6 }), fc.nat(4096), (batch, sizeHint) => {
         const records = batch.map((change, offset) => recordOf(change, offset));
-        const { textWritten, ...viaText } = bodiesOf(records, true);
-        const { textWritten: _none, ...viaObjects } = bodiesOf(records, false);
+        const { textWritten, ...viaText } = bodiesOf(records, true, sizeHint);
+        const { textWritten: _none, ...viaObjects } = bodiesOf(records, false, sizeHint);
         expect(viaText).toEqual(viaObjects);
         written += textWritten;
         upserts += viaObjects.upserts;

@@ -67,7 +67,8 @@ function inOffsetOrder(batch: readonly LambdaKafkaRecord[]): boolean {
 export function headersOf(list: LambdaKafkaRecord['headers']): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const header of list ?? []) {
-    for (const [name, bytes] of Object.entries(header)) headers[name] = headerText(bytes);
+    // Object.keys: the names Object.entries gives, in its order, without a [name, value] array for each.
+    for (const name of Object.keys(header)) headers[name] = headerText(header[name] as readonly number[]);
   }
   return headers;
 }

@@ -110,11 +110,23 @@ export function bulkBodyBytes(
   return buffer.subarray(0, length);
 }
 
+/** The last index name written and its JSON: a batch's changes nearly all go to one index. */
+let lastIndex: string | undefined;
+let lastIndexJson = '';
+
+function indexJson(index: string): string {
+  if (index !== lastIndex) {
+    lastIndexJson = JSON.stringify(index);
+    lastIndex = index;
+  }
+  return lastIndexJson;
+}
+
 /** One change's lines of the body: its action line and, for an upsert, its source line. */
 function bulkLines(change: SinkChange, indexFor: (change: SinkChange) => string, documents: ReadonlyMap<SinkChange, Record<string, unknown>>): string {
   // Written by hand so the external version goes out as an exact integer (it can exceed 2^53, beyond JSON doubles).
   const meta =
-    `{"_index":${JSON.stringify(indexFor(change))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
+    `{"_index":${indexJson(indexFor(change))},"_id":${JSON.stringify(searchDocumentId(change.documentKeyJson))},` +
     `"version":${positionToExternalLong(change.version)},"version_type":"external_gte"}`;
   return change.kind === 'delete' ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${sourceJson(change, documents)}\n`;
 }

@@ -64,6 +64,7 @@ const retriableStatus = (status: number) => status === 429 || status >= 500;
 export class OpenSearchStore implements ReportingStore {
   private readonly knownIndices = new Set<string>();
   private readonly indexNames = new Map<string, string>();
+  private lastIndex: { readonly db: string; readonly coll: string; readonly name: string } | undefined;
   /** Indices whose existing mapping could not take the sink's required fields; the handler logs them. */
   readonly mappingWarnings: string[] = [];
   /** Changes prepared with this writer carry their `_bulk` source line ready: the document is never built. */
@@ -218,6 +219,15 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   private indexFor(namespace: { db: string; coll: string }): string {
+    // A batch's changes nearly all name one collection: the last answer is checked before a key is built.
+    const last = this.lastIndex;
+    if (last !== undefined && last.db === namespace.db && last.coll === namespace.coll) return last.name;
+    const name = this.indexNameOf(namespace);
+    this.lastIndex = { db: namespace.db, coll: namespace.coll, name };
+    return name;
+  }
+
+  private indexNameOf(namespace: { db: string; coll: string }): string {
     const key = `${namespace.db}.${namespace.coll}`;
     let name = this.indexNames.get(key);
     if (name === undefined) {

@@ -3,6 +3,7 @@ import { parseCanonical, stringifyCanonical, stringifyCanonicalWithMember } from
 import { CdcError } from './errors';
 import { type StreamPosition, positionAt } from './stream-position';
 import { bsonTypeOf } from './bson-value';
+import { decodeRelayEventText } from './relay-event-text';
 
 type Fields = Record<string, unknown>;
 
@@ -92,6 +93,10 @@ export interface DecodedChangeEvent {
   readonly trimmed: boolean;
   /** The snapshot run that copied this document; undefined for change events. */
   readonly snapshot?: string;
+  /**
+   * The full document as decodeRecord's DocumentTextWriter wrote it, when it did: `event` then has no fullDocument.
+   */
+  readonly fullDocumentText?: string;
 }
 
 export interface DecodedTombstone {
@@ -189,8 +194,7 @@ export function tombstoneFor(key: Buffer): TombstoneRecord {
   return { key, value: null, headers: CHANGE_HEADERS };
 }
 
-function parseExtendedJson(bytes: Buffer, part: 'key' | 'value'): unknown {
-  const text = bytes.toString('utf8');
+function parseExtendedJson(text: string, part: 'key' | 'value'): unknown {
   try {
     return parseCanonical(text);
   } catch (error) {
@@ -198,6 +202,11 @@ function parseExtendedJson(bytes: Buffer, part: 'key' | 'value'): unknown {
     if (error instanceof SyntaxError) return malformed(`${part} is not JSON: ${error.message}`);
     return malformed(`${part} is not valid Extended JSON: ${(error as Error).message}`);
   }
+}
+
+function withoutFullDocument(value: Fields): Fields {
+  const { fullDocument: _written, ...rest } = value;
+  return rest;
 }
 
 /** Canonical Extended JSON brings numbers back as Int32, Double or Long objects. */
@@ -215,38 +224,123 @@ const MAX_ORDINAL = 0xffff_ffff;
  * naming what is wrong, for the dead-letter topic. Headers are accepted but not read: the key and value are the
  * contract, and a record re-driven from a dead-letter topic may have lost them.
  */
-export function decodeRecord(input: {
-  key: Buffer | null;
-  value: Buffer | null;
-  headers?: Record<string, Buffer | string | undefined>;
-}): DecodedChangeRecord {
+export function decodeRecord(
+  input: {
+    key: Buffer | null;
+    value: Buffer | null;
+    headers?: Record<string, Buffer | string | undefined>;
+  },
+  writeDocument?: DocumentTextWriter,
+): DecodedChangeRecord {
   if (input.key === null || input.key.length === 0) return malformed('record has no key');
-  if (input.value !== null) {
+  const valueText = input.value?.toString('utf8');
+  if (valueText !== undefined) {
     // Nearly every record's key is the canonical text of the documentKey its value holds, which is then also the key's
     // canonical form: the key needs no parsing of its own (a fifth of decoding). Any other record, malformed ones
     // included, takes the full path below, so what is decoded or reported is the same either way.
     try {
-      const decoded = decodeEvent(input.value, input.key.toString('utf8'), 'unparsed');
+      const keyText = input.key.toString('utf8');
+      const decoded =
+        (writeDocument && (decodeRelayEventText(valueText, keyText, writeDocument) ?? decodeWithDocumentText(valueText, keyText, writeDocument))) ??
+        decodeEvent(valueText, keyText, 'unparsed');
       if (decoded !== undefined) return decoded;
     } catch {
       // reported by the full path, which checks the key first
     }
   }
-  const key = parseExtendedJson(input.key, 'key');
+  const key = parseExtendedJson(input.key.toString('utf8'), 'key');
   if (!isDocument(key)) return malformed('key is not an Extended JSON document');
   const keyJson = canonical(key);
-  if (input.value === null) return { tombstone: true, documentKeyJson: keyJson };
-  return decodeEvent(input.value, keyJson, 'parsed') as DecodedChangeEvent;
+  if (valueText === undefined) return { tombstone: true, documentKeyJson: keyJson };
+  return decodeEvent(valueText, keyJson, 'parsed') as DecodedChangeEvent;
+}
+
+/**
+ * Writes a full document, given as canonical Extended JSON text starting at `start` in `text`, as a consumer's own
+ * text; returns that text and the index past the document, or undefined when it leaves the document to be parsed.
+ * Whatever it writes must be what the consumer would make of the parsed document, and it may write only documents
+ * that parse.
+ */
+export type DocumentTextWriter = (text: string, start: number) => { readonly text: string; readonly end: number } | undefined;
+
+/**
+ * The unparsed-key decoding with the full document written by `writeDocument` instead of parsed: the rest of the value
+ * (the event around the document, with `null` in its place) is parsed and checked as decodeEvent checks any value.
+ * Undefined when anything is out of the ordinary (no fullDocument object, a "$" name or a repeated name at the top,
+ * a document the writer leaves, a key that is not the documentKey's canonical text): the caller decodes the usual way.
+ */
+function decodeWithDocumentText(text: string, keyText: string, writeDocument: DocumentTextWriter): DecodedChangeEvent | undefined {
+  const written = writeFullDocument(text, writeDocument);
+  if (written === undefined) return undefined;
+  const decoded = decodeEvent(`${text.slice(0, written.start)}null${text.slice(written.end)}`, keyText, 'unparsed', true);
+  return decoded && { ...decoded, fullDocumentText: written.text };
+}
+
+const FULL_DOCUMENT_MEMBER = '"fullDocument":{';
+
+/**
+ * The value's top-level fullDocument object as the writer writes it, and where it starts and ends in the text; found
+ * by walking the top-level members, so a "fullDocument" inside another member is never taken for it. Undefined when
+ * there is none, the writer leaves it, or the top level holds a name with a "$" (bson would decide the whole event),
+ * a second fullDocument, or whitespace.
+ */
+function writeFullDocument(text: string, writeDocument: DocumentTextWriter): { text: string; start: number; end: number } | undefined {
+  if (text.charCodeAt(0) !== 0x7b) return undefined;
+  let written: { text: string; start: number; end: number } | undefined;
+  let position = 1;
+  for (;;) {
+    if (text.charCodeAt(position) !== 0x22 || text.charCodeAt(position + 1) === 0x24) return undefined;
+    if (text.startsWith(FULL_DOCUMENT_MEMBER, position)) {
+      if (written !== undefined) return undefined;
+      const start = position + FULL_DOCUMENT_MEMBER.length - 1;
+      const document = writeDocument(text, start);
+      if (document === undefined) return undefined;
+      written = { text: document.text, start, end: document.end };
+      position = document.end;
+    } else {
+      position = memberEnd(text, position);
+    }
+    const next = text.charCodeAt(position);
+    if (next === 0x7d) return written;
+    if (next !== 0x2c) return undefined;
+    position++;
+  }
+}
+
+/** A string literal, escapes and all (its contents are checked when parsed). */
+const STRING_LITERAL = /"[^"\\]*(?:\\.[^"\\]*)*"/y;
+
+/** The index past the member (name, colon, value) at `at`; the text is checked when parsed, this only finds its end. */
+function memberEnd(text: string, at: number): number {
+  let position = at;
+  let depth = 0;
+  for (;;) {
+    const code = text.charCodeAt(position);
+    if (Number.isNaN(code)) return position;
+    if (code === 0x22) {
+      STRING_LITERAL.lastIndex = position;
+      if (!STRING_LITERAL.test(text)) return text.length;
+      position = STRING_LITERAL.lastIndex;
+      continue;
+    }
+    if (code === 0x7b || code === 0x5b) depth++;
+    else if (code === 0x7d || code === 0x5d) {
+      if (depth === 0) return position;
+      depth--;
+    } else if (code === 0x2c && depth === 0) return position;
+    position++;
+  }
 }
 
 /**
  * The value's change event, checked. `keyJson` is the canonical text of the record's key ('parsed'), or the key's
  * text as it is ('unparsed'): then undefined unless it equals the documentKey's canonical text.
  */
-function decodeEvent(bytes: Buffer, keyJson: string, key: 'parsed' | 'unparsed'): DecodedChangeEvent | undefined {
-  const value = parseExtendedJson(bytes, 'value');
+function decodeEvent(text: string, keyJson: string, key: 'parsed' | 'unparsed', documentWritten = false): DecodedChangeEvent | undefined {
+  const value = parseExtendedJson(text, 'value');
   if (!isDocument(value)) return malformed('value is not an Extended JSON document');
-  const { _cdc: cdc, ...event } = value;
+  // A written document's place holds null in the text parsed; the event leaves it out rather than say null.
+  const { _cdc: cdc, ...event } = documentWritten ? withoutFullDocument(value) : value;
   if (cdc === undefined) return malformed('value has no _cdc metadata');
   if (!isDocument(cdc)) return malformed('_cdc is not a document');
   const formatVersion = integerOf(cdc.v);

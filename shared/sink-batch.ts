@@ -2,7 +2,7 @@ import type { Document } from 'mongodb';
 import { CdcError } from './errors';
 import { comparePositions, type StreamPosition } from './stream-position';
 import type { SourceRecord } from './lambda-kafka-event';
-import { decodeRecord } from './record-format';
+import { decodeRecord, type DocumentTextWriter } from './record-format';
 import { type CollectionNamespace, describeNamings, namespaceOfTopic, type TopicNaming } from './topic-naming';
 
 /** The collection a change belongs to. */
@@ -20,6 +20,12 @@ export interface SinkChange {
   readonly kind: 'upsert' | 'delete';
   /** The whole document after the change (upserts only): never a partial one. */
   readonly document?: Document;
+  /**
+   * The whole document as the batch's DocumentTextWriter wrote it, in place of `document` (upserts, when prepareBatch
+   * was given a writer and it wrote the document; documentOf parses the record again for the rare caller that needs
+   * the document itself).
+   */
+  readonly documentText?: string;
   /** Cluster time in milliseconds, for apply latency. */
   readonly clusterTimeMs: number;
   readonly record: SourceRecord;
@@ -55,7 +61,11 @@ const DOCUMENT_OPERATIONS = new Set(['insert', 'update', 'replace', 'delete']);
  * it with every document change, but a producer other than the relay may leave it out) take their collection from the
  * topic, named as the relay names it.
  */
-export function prepareBatch(records: readonly SourceRecord[], topicNamings: readonly TopicNaming[]): PreparedBatch {
+export function prepareBatch(
+  records: readonly SourceRecord[],
+  topicNamings: readonly TopicNaming[],
+  writeDocument?: DocumentTextWriter,
+): PreparedBatch {
   const newest = new Map<string, SinkChange>();
   const malformed: RejectedRecord[] = [];
   let tombstones = 0;
@@ -66,7 +76,7 @@ export function prepareBatch(records: readonly SourceRecord[], topicNamings: rea
   for (const record of records) {
     let decoded: ReturnType<typeof decodeRecord>;
     try {
-      decoded = decodeRecord({ key: record.key, value: record.value });
+      decoded = decodeRecord({ key: record.key, value: record.value }, writeDocument);
     } catch (error) {
       if (error instanceof CdcError && error.code === 'RECORD_MALFORMED') {
         malformed.push({ record, code: 'RECORD_MALFORMED', reason: error.message });
@@ -98,7 +108,8 @@ export function prepareBatch(records: readonly SourceRecord[], topicNamings: rea
     }
     const isDelete = operationType === 'delete';
     const fullDocument = event.fullDocument as Document | null | undefined;
-    if (!isDelete && (fullDocument === null || fullDocument === undefined)) {
+    const documentText = decoded.fullDocumentText;
+    if (!isDelete && documentText === undefined && (fullDocument === null || fullDocument === undefined)) {
       withoutDocument++;
       continue;
     }
@@ -110,7 +121,7 @@ export function prepareBatch(records: readonly SourceRecord[], topicNamings: rea
       version: decoded.version,
       operationType,
       kind: isDelete ? 'delete' : 'upsert',
-      ...(isDelete ? {} : { document: fullDocument as Document }),
+      ...(isDelete ? {} : documentText !== undefined ? { documentText } : { document: fullDocument as Document }),
       clusterTimeMs: decoded.version.seconds * 1000,
       record,
     };
@@ -127,4 +138,11 @@ export function prepareBatch(records: readonly SourceRecord[], topicNamings: rea
     malformed,
     counts: { records: records.length, tombstones, controlEvents, withoutDocument, superseded },
   };
+}
+
+/** The change's whole document: `document`, or, for a change that carries only its written text, the record's. */
+export function documentOf(change: SinkChange): Document | undefined {
+  if (change.document !== undefined || change.documentText === undefined) return change.document;
+  const decoded = decodeRecord({ key: change.record.key, value: change.record.value });
+  return decoded.tombstone ? undefined : ((decoded.event as unknown as Document).fullDocument as Document | undefined);
 }

@@ -4,6 +4,7 @@ import type { LazyProducer } from './lazy-producer';
 import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
+import type { DocumentTextWriter } from './record-format';
 import { prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
 import type { TopicNaming } from './topic-naming';
 
@@ -21,6 +22,11 @@ export interface ApplyOutcome {
 /** A reporting store, narrowed to what a sink needs. Throws STORE_UNAVAILABLE when it cannot be written in time. */
 export interface ReportingStore {
   apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome>;
+  /**
+   * Writes each upsert's document in the store's own form while the batch is decoded, from the record's text, so the
+   * document is never built (changes then carry `documentText`); a store without one gets `document`.
+   */
+  readonly documentWriter?: DocumentTextWriter;
 }
 
 export interface SinkDeps {
@@ -57,7 +63,7 @@ export async function runSink(
   const now = deps.now ?? Date.now;
   const started = now();
   const { logger, metrics } = deps;
-  const prepared = prepareBatch(recordsOf(event), deps.topicNamings);
+  const prepared = prepareBatch(recordsOf(event), deps.topicNamings, deps.store.documentWriter);
   for (const bad of prepared.malformed) {
     logger.warn({
       event: 'sink.malformed-record',

@@ -28,8 +28,10 @@ const deadLetters = lazyDeadLetters(
   new LazyProducer(async () => createProducer(await kafka())),
   (producer) => new KafkaDeadLetterSink(producer, env.SINK_DEAD_LETTER_TOPIC, SINK, env.KAFKA_MAX_MESSAGE_BYTES),
 );
+// One per container, as Powertools intends: runSink flushes it on every way out of an invocation (success, store
+// failure, dead-letter failure), so nothing carries over; building one per invocation cost ~0.2 ms of CPU each time.
+const metrics = createMetrics('mongo-cdc-sink-dynamodb', { Sink: SINK });
 
 export async function handler(event: LambdaKafkaEvent, context: Context): Promise<SinkSummary> {
-  const metrics = createMetrics('mongo-cdc-sink-dynamodb', { Sink: SINK });
   return await runSink(SINK, event, { store, deadLetters, logger, metrics, topicNamings }, () => context.getRemainingTimeInMillis());
 }

@@ -35,9 +35,9 @@ class FakeSearch implements SearchClient {
 
   constructor(private readonly answer: (write: { id: number; action: string }, attempt: number) => BulkItemResult | 'fail-request') {}
 
-  async request(method: string, path: string, body?: string): Promise<SearchResponse> {
+  async request(method: string, path: string, body?: string | Buffer): Promise<SearchResponse> {
     if (method !== 'POST') return { status: 200, body: {} };
-    const writes = writesOf(body ?? '');
+    const writes = writesOf(body?.toString() ?? '');
     this.inFlight++;
     this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
     const attempt = this.bulks.filter((bulk) => bulk.writes.some((write) => writes.some((other) => other.id === write.id))).length;

@@ -1,10 +1,12 @@
 import { setMaxListeners } from 'node:events';
 import { CdcError } from '../../shared/errors';
 import { inPool } from '../../shared/in-pool';
-import type { RejectedRecord, SinkChange } from '../../shared/sink-batch';
+import { documentOf, type RejectedRecord, type SinkChange } from '../../shared/sink-batch';
+import type { DocumentTextWriter } from '../../shared/record-format';
 import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBody, bulkItemResults, subBulks } from './bulk-request';
+import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBodyBytes, bulkItemResults, subBulks } from './bulk-request';
 import { ensureIndex } from './index-creation';
+import { searchSourceText } from './search-source-text';
 import type { SearchClient } from './search-client';
 import { indexBodyWith, indexName, moveAllToUnindexed, moveToUnindexed, toSearchDocument } from './search-document';
 
@@ -62,8 +64,11 @@ const retriableStatus = (status: number) => status === 429 || status >= 500;
 export class OpenSearchStore implements ReportingStore {
   private readonly knownIndices = new Set<string>();
   private readonly indexNames = new Map<string, string>();
+  private lastIndex: { readonly db: string; readonly coll: string; readonly name: string } | undefined;
   /** Indices whose existing mapping could not take the sink's required fields; the handler logs them. */
   readonly mappingWarnings: string[] = [];
+  /** Changes prepared with this writer carry their `_bulk` source line ready: the document is never built. */
+  readonly documentWriter: DocumentTextWriter = searchSourceText;
 
   constructor(
     private readonly client: SearchClient,
@@ -149,7 +154,7 @@ export class OpenSearchStore implements ReportingStore {
    * many were moved already, every field but `mongo_id`. Returns how many fields moved (0: nothing left to move).
    */
   private moveAside(change: SinkChange, documents: Map<SinkChange, Record<string, unknown>>, moved: Map<SinkChange, number>, reason: string): number {
-    const source = documents.get(change) ?? toSearchDocument(change.document ?? {});
+    const source = documents.get(change) ?? toSearchDocument(documentOf(change) ?? {});
     documents.set(change, source);
     const count = moved.get(change) ?? 0;
     if (count < MAX_FIELDS_MOVED) {
@@ -195,7 +200,10 @@ export class OpenSearchStore implements ReportingStore {
     remainingMs: () => number,
     signal: AbortSignal,
   ): Promise<BulkResponseBody | undefined> {
-    const body = bulkBody(changes, (change) => this.indexFor(change.namespace), documents);
+    // The records' sizes (as subBulks counts them) exceed the lines written from them: room enough, nearly always.
+    let sizeHint = 0;
+    for (const change of changes) sizeHint += (change.record.value?.length ?? 0) + 160;
+    const body = bulkBodyBytes(changes, (change) => this.indexFor(change.namespace), documents, sizeHint);
     let response: Awaited<ReturnType<SearchClient['request']>>;
     try {
       response = await this.client.request('POST', BULK_PATH, body, signal);
@@ -211,6 +219,15 @@ export class OpenSearchStore implements ReportingStore {
   }
 
   private indexFor(namespace: { db: string; coll: string }): string {
+    // A batch's changes nearly all name one collection: the last answer is checked before a key is built.
+    const last = this.lastIndex;
+    if (last !== undefined && last.db === namespace.db && last.coll === namespace.coll) return last.name;
+    const name = this.indexNameOf(namespace);
+    this.lastIndex = { db: namespace.db, coll: namespace.coll, name };
+    return name;
+  }
+
+  private indexNameOf(namespace: { db: string; coll: string }): string {
     const key = `${namespace.db}.${namespace.coll}`;
     let name = this.indexNames.get(key);
     if (name === undefined) {

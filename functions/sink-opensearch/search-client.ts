@@ -12,7 +12,8 @@ export interface SearchResponse {
 
 /** The one HTTP call the sink makes, so retries and signing stay out of the bulk logic. */
 export interface SearchClient {
-  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD' | 'DELETE', path: string, body?: string, signal?: AbortSignal): Promise<SearchResponse>;
+  /** `body` as text, or as its UTF-8 bytes (sent as they are). */
+  request(method: 'GET' | 'POST' | 'PUT' | 'HEAD' | 'DELETE', path: string, body?: string | Buffer, signal?: AbortSignal): Promise<SearchResponse>;
 }
 
 export interface SearchClientOptions {
@@ -89,7 +90,7 @@ function send(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: string | undefined,
+  body: string | Buffer | undefined,
   signal: AbortSignal | undefined,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
@@ -98,7 +99,7 @@ function send(
       {
         method,
         agent,
-        headers: body !== undefined ? { ...headers, 'content-length': String(Buffer.byteLength(body)) } : headers,
+        headers: body !== undefined ? { ...headers, 'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.length) } : headers,
         ...(signal ? { signal } : {}),
       },
       (response) => {

@@ -110,7 +110,7 @@ describe('OpenSearch sink (OpenSearch 2.x, Kafka)', () => {
     const bulkBodyBytes: number[] = [];
     const measuring: SearchClient = {
       request: (method, path, body, signal) => {
-        if (path.startsWith('/_bulk') && typeof body === 'string') bulkBodyBytes.push(Buffer.byteLength(body));
+        if (path.startsWith('/_bulk') && body !== undefined) bulkBodyBytes.push(Buffer.byteLength(body));
         return client.request(method, path, body, signal);
       },
     };

@@ -3,11 +3,15 @@
 // into one CommonJS file with esbuild, rebuilt only when a source file changed. Loading one bundle takes about a third of the CPU time of loading the TypeScript
 // through tsx (its loader thread, esbuild transforms and thousands of module lookups), which on a busy machine is
 // seconds of every start, before anything can relay.
+const { createHash } = require('node:crypto');
 const { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { join, resolve } = require('node:path');
 
 const projectRoot = resolve(__dirname, '..', '..');
-const cacheDir = resolve(projectRoot, 'node_modules', '.cache', 'mongo-cdc');
+// One folder per checkout: two checkouts sharing one node_modules (a symlink, or git worktrees) would otherwise
+// replace each other's bundles, each built for its own root, while the other starts from them.
+const checkoutKey = createHash('sha256').update(projectRoot).digest('hex').slice(0, 12);
+const cacheDir = resolve(projectRoot, 'node_modules', '.cache', 'mongo-cdc', checkoutKey);
 // npm rewrites it on every install, so a changed dependency tree rebuilds the bundle too.
 const installedTree = resolve(projectRoot, 'node_modules', '.package-lock.json');
 // The MongoDB driver's optional add-ons, loaded in try/catch only when configured: left as run-time requires.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lambdaKafkaEventOf, recordsOf, type SourceRecord } from './lambda-kafka-event';
 import { changeRecord } from '../test/support/change-record';
-import { prepareBatch } from './sink-batch';
+import { DecodingBatch, prepareBatch, type SinkChange } from './sink-batch';
 import { prefixNaming } from './topic-naming';
 
 const mongoCdc = [prefixNaming('mongo-cdc')];
@@ -52,5 +52,38 @@ describe('sink batch preparation', () => {
 
   it('rejects an invocation that is not a Kafka event', () => {
     expect(() => recordsOf({} as never)).toThrow(/not a Lambda Kafka event/);
+  });
+
+  it('hands out a batch a slice at a time, holding a change back while a later record has its key, with prepareBatch\'s result', () => {
+    const records = [
+      record(1, 'insert', 1, { fullDocument: { _id: 1, v: 1 } }),
+      record(2, 'insert', 2, { fullDocument: { _id: 2 } }),
+      record(3, 'insert', 3, { fullDocument: { _id: 3 } }),
+      record(1, 'update', 4, { fullDocument: { _id: 1, v: 4 } }),
+      { ...record(4, 'insert', 5), value: Buffer.from('{"operationType":') },
+    ];
+    const batch = new DecodingBatch(records, mongoCdc);
+    const increments = (changes: SinkChange[] | undefined) => changes?.map((change) => change.version.increment);
+
+    expect(increments(batch.next(2))).toEqual([2]);
+    expect(increments(batch.next(2))).toEqual([3, 4]);
+    expect(increments(batch.next(2))).toEqual([]);
+    expect(batch.next(2)).toBeUndefined();
+    expect(batch.result()).toEqual(prepareBatch(records, mongoCdc));
+  });
+
+  it('tells a change handed out from one a later record superseded under a key written otherwise', () => {
+    const later = record(1, 'update', 2, { fullDocument: { _id: 1, v: 2 } });
+    const records = [record(1, 'insert', 1, { fullDocument: { _id: 1, v: 1 } }), { ...later, key: Buffer.from('{ "_id" : { "$numberInt" : "1" } }') }];
+    const batch = new DecodingBatch(records, mongoCdc);
+
+    const [first] = batch.next(1) ?? [];
+    const [second] = batch.next(1) ?? [];
+
+    expect(first?.version.increment).toBe(1);
+    expect(second?.version.increment).toBe(2);
+    expect(batch.next(1)).toBeUndefined();
+    expect([first, second].map((change) => change !== undefined && batch.isNewest(change))).toEqual([false, true]);
+    expect(batch.result()).toEqual(prepareBatch(records, mongoCdc));
   });
 });

@@ -66,52 +66,131 @@ export function prepareBatch(
   topicNamings: readonly TopicNaming[],
   writeDocument?: DocumentTextWriter,
 ): PreparedBatch {
-  const newest = new Map<string, SinkChange>();
-  const malformed: RejectedRecord[] = [];
-  let tombstones = 0;
-  let controlEvents = 0;
-  let withoutDocument = 0;
-  let superseded = 0;
+  const batch = new BatchPreparation(records, topicNamings, writeDocument);
+  for (const record of records) batch.add(record);
+  return batch.result();
+}
 
-  for (const record of records) {
+/**
+ * prepareBatch a slice at a time, so a store can write the first changes while the rest are decoded. `next` hands out
+ * each change once it is the newest of its document for good: a change is held back while a later record of the batch
+ * has the same key text, and handed out with the rest at the end. A later record with the same document but a key
+ * written otherwise (never the relay's) can still supersede a change handed out: `isNewest` tells, once all is decoded.
+ * `result()` is prepareBatch's answer for the whole batch, the same in every respect.
+ */
+export class DecodingBatch {
+  private readonly preparation: BatchPreparation;
+  /** Each key text's last record in the batch (latin1: one character per byte, so equal text is equal bytes). */
+  private readonly lastOfKey = new Map<string, number>();
+  private readonly handedOut = new Set<SinkChange>();
+  /** Records decoded so far. */
+  private decoded = 0;
+  private done = false;
+
+  constructor(
+    private readonly records: readonly SourceRecord[],
+    topicNamings: readonly TopicNaming[],
+    writeDocument?: DocumentTextWriter,
+  ) {
+    this.preparation = new BatchPreparation(records, topicNamings, writeDocument);
+    records.forEach((record, index) => {
+      if (record.key !== null) this.lastOfKey.set(record.key.toString('latin1'), index);
+    });
+  }
+
+  /** Decodes up to `count` more records; the changes now settled, in record order. Undefined once all were handed out. */
+  next(count: number): SinkChange[] | undefined {
+    if (this.done) return undefined;
+    const settled: SinkChange[] = [];
+    const end = Math.min(this.records.length, this.decoded + count);
+    for (; this.decoded < end; this.decoded++) {
+      const record = this.records[this.decoded] as SourceRecord;
+      const identity = this.preparation.add(record);
+      if (identity === undefined || record.key === null || this.lastOfKey.get(record.key.toString('latin1')) !== this.decoded) continue;
+      const newest = this.preparation.newestOf(identity);
+      if (newest !== undefined && !this.handedOut.has(newest)) {
+        this.handedOut.add(newest);
+        settled.push(newest);
+      }
+    }
+    if (this.decoded === this.records.length) {
+      this.done = true;
+      for (const change of this.preparation.changes()) {
+        if (!this.handedOut.has(change)) {
+          this.handedOut.add(change);
+          settled.push(change);
+        }
+      }
+    }
+    return settled;
+  }
+
+  /** Whether the change is its document's newest in the batch; final once `next` has returned undefined. */
+  isNewest(change: SinkChange): boolean {
+    return this.preparation.newestOf(change.identity) === change;
+  }
+
+  result(): PreparedBatch {
+    if (!this.done) throw new Error('the batch is not decoded yet');
+    return this.preparation.result();
+  }
+}
+
+/** The reduction prepareBatch makes, one record at a time. */
+class BatchPreparation {
+  private readonly newest = new Map<string, SinkChange>();
+  private readonly malformed: RejectedRecord[] = [];
+  private tombstones = 0;
+  private controlEvents = 0;
+  private withoutDocument = 0;
+  private superseded = 0;
+
+  constructor(
+    private readonly records: readonly SourceRecord[],
+    private readonly topicNamings: readonly TopicNaming[],
+    private readonly writeDocument: DocumentTextWriter | undefined,
+  ) {}
+
+  /** Takes one record in; the identity of the document it changes, when it is a change of one. */
+  add(record: SourceRecord): string | undefined {
     let decoded: ReturnType<typeof decodeRecord>;
     try {
-      decoded = decodeRecord({ key: record.key, value: record.value }, writeDocument);
+      decoded = decodeRecord({ key: record.key, value: record.value }, this.writeDocument);
     } catch (error) {
       if (error instanceof CdcError && error.code === 'RECORD_MALFORMED') {
-        malformed.push({ record, code: 'RECORD_MALFORMED', reason: error.message });
-        continue;
+        this.malformed.push({ record, code: 'RECORD_MALFORMED', reason: error.message });
+        return undefined;
       }
       throw error;
     }
     if (decoded.tombstone) {
-      tombstones++;
-      continue;
+      this.tombstones++;
+      return undefined;
     }
     const event = decoded.event as unknown as Document;
     const operationType = String(event.operationType);
     if (!DOCUMENT_OPERATIONS.has(operationType)) {
-      controlEvents++;
-      continue;
+      this.controlEvents++;
+      return undefined;
     }
     const namespace =
       decoded.namespace?.coll !== undefined
         ? { db: decoded.namespace.db, coll: decoded.namespace.coll }
-        : namespaceOfTopic(topicNamings, record.topic);
+        : namespaceOfTopic(this.topicNamings, record.topic);
     if (!namespace) {
-      malformed.push({
+      this.malformed.push({
         record,
         code: 'RECORD_MALFORMED',
-        reason: `event has no ns and topic "${record.topic}" names no collection (expected ${describeNamings(topicNamings)})`,
+        reason: `event has no ns and topic "${record.topic}" names no collection (expected ${describeNamings(this.topicNamings)})`,
       });
-      continue;
+      return undefined;
     }
     const isDelete = operationType === 'delete';
     const fullDocument = event.fullDocument as Document | null | undefined;
     const documentText = decoded.fullDocumentText;
     if (!isDelete && documentText === undefined && (fullDocument === null || fullDocument === undefined)) {
-      withoutDocument++;
-      continue;
+      this.withoutDocument++;
+      return undefined;
     }
     const change: SinkChange = {
       identity: `${namespace.db}.${namespace.coll}|${decoded.documentKeyJson}`,
@@ -125,19 +204,37 @@ export function prepareBatch(
       clusterTimeMs: decoded.version.seconds * 1000,
       record,
     };
-    const current = newest.get(change.identity);
+    const current = this.newest.get(change.identity);
     if (!current || comparePositions(current.version, change.version) < 0) {
-      if (current) superseded++;
-      newest.set(change.identity, change);
+      if (current) this.superseded++;
+      this.newest.set(change.identity, change);
     } else {
-      superseded++;
+      this.superseded++;
     }
+    return change.identity;
   }
-  return {
-    changes: [...newest.values()],
-    malformed,
-    counts: { records: records.length, tombstones, controlEvents, withoutDocument, superseded },
-  };
+
+  newestOf(identity: string): SinkChange | undefined {
+    return this.newest.get(identity);
+  }
+
+  changes(): IterableIterator<SinkChange> {
+    return this.newest.values();
+  }
+
+  result(): PreparedBatch {
+    return {
+      changes: [...this.newest.values()],
+      malformed: this.malformed,
+      counts: {
+        records: this.records.length,
+        tombstones: this.tombstones,
+        controlEvents: this.controlEvents,
+        withoutDocument: this.withoutDocument,
+        superseded: this.superseded,
+      },
+    };
+  }
 }
 
 /** The change's whole document: `document`, or, for a change that carries only its written text, the record's. */

@@ -5,7 +5,7 @@ import { type LambdaKafkaEvent, recordsOf } from './lambda-kafka-event';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { DocumentTextWriter } from './record-format';
-import { prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
+import { DecodingBatch, type PreparedBatch, prepareBatch, type RejectedRecord, type SinkChange } from './sink-batch';
 import type { TopicNaming } from './topic-naming';
 
 export interface ApplyOutcome {
@@ -19,9 +19,25 @@ export interface ApplyOutcome {
   readonly fieldsNotIndexed?: number;
 }
 
+/** A batch as it is decoded (shared/sink-batch.ts DecodingBatch): its changes a slice at a time. */
+export interface DecodingFeed {
+  /** Decodes up to `count` more records; the changes settled by them. Undefined once the whole batch was handed out. */
+  next(count: number): SinkChange[] | undefined;
+  /**
+   * False for a change handed out that a later record of the batch superseded (the same document under a key written
+   * otherwise): the store need not count, retry or dead-letter it. Final once `next` has returned undefined.
+   */
+  isNewest(change: SinkChange): boolean;
+}
+
 /** A reporting store, narrowed to what a sink needs. Throws STORE_UNAVAILABLE when it cannot be written in time. */
 export interface ReportingStore {
   apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome>;
+  /**
+   * apply, for a store that writes a batch's first changes while the rest are decoded (OpenSearch's `_bulk`): given
+   * the batch undecoded, it decodes it as it goes. The outcome counts the batch's newest changes only, as apply's does.
+   */
+  applyWhileDecoding?(feed: DecodingFeed, remainingMs: () => number): Promise<ApplyOutcome>;
   /**
    * Writes each upsert's document in the store's own form while the batch is decoded, from the record's text, so the
    * document is never built (changes then carry `documentText`); a store without one gets `document`.
@@ -63,27 +79,45 @@ export async function runSink(
   const now = deps.now ?? Date.now;
   const started = now();
   const { logger, metrics } = deps;
-  const prepared = prepareBatch(recordsOf(event), deps.topicNamings, deps.store.documentWriter);
-  for (const bad of prepared.malformed) {
-    logger.warn({
-      event: 'sink.malformed-record',
-      sink: sinkName,
-      topic: bad.record.topic,
-      partition: bad.record.partition,
-      offset: bad.record.offset,
-      reason: bad.reason,
-    });
-  }
-
-  const applyStarted = now();
+  const records = recordsOf(event);
+  let applyStarted = now();
+  let prepared: PreparedBatch;
   let outcome: ApplyOutcome;
-  try {
-    outcome = await deps.store.apply(prepared.changes, remainingMs);
-  } catch (error) {
-    metrics.add('StoreErrors', 'Count', 1);
-    metrics.flush();
-    logger.error({ event: 'sink.store-failed', sink: sinkName, changes: prepared.changes.length, error: (error as Error).message });
-    throw error;
+  if (deps.store.applyWhileDecoding) {
+    // Decoding overlaps the writes here, so applyMs includes it.
+    const batch = new DecodingBatch(records, deps.topicNamings, deps.store.documentWriter);
+    let decodingFailure: { error: unknown } | undefined;
+    const feed: DecodingFeed = {
+      next: (count) => {
+        try {
+          return batch.next(count);
+        } catch (error) {
+          decodingFailure = { error };
+          throw error;
+        }
+      },
+      isNewest: (change) => batch.isNewest(change),
+    };
+    try {
+      outcome = await deps.store.applyWhileDecoding(feed, remainingMs);
+    } catch (error) {
+      // A record that failed to decode other than as malformed fails the invocation as it does before any write.
+      if (decodingFailure?.error === error) throw error;
+      storeFailed(sinkName, deps, undefined, error);
+      throw error;
+    }
+    prepared = batch.result();
+    logMalformed(sinkName, logger, prepared);
+  } else {
+    prepared = prepareBatch(records, deps.topicNamings, deps.store.documentWriter);
+    logMalformed(sinkName, logger, prepared);
+    applyStarted = now();
+    try {
+      outcome = await deps.store.apply(prepared.changes, remainingMs);
+    } catch (error) {
+      storeFailed(sinkName, deps, prepared.changes.length, error);
+      throw error;
+    }
   }
   const applyMs = now() - applyStarted;
   for (const refused of outcome.rejected) {
@@ -143,6 +177,25 @@ export async function runSink(
   if (applyLatencyMs !== undefined) metrics.add('ApplyLatency', 'Milliseconds', applyLatencyMs);
   metrics.flush();
   return summary;
+}
+
+function logMalformed(sinkName: string, logger: Logger, prepared: PreparedBatch): void {
+  for (const bad of prepared.malformed) {
+    logger.warn({
+      event: 'sink.malformed-record',
+      sink: sinkName,
+      topic: bad.record.topic,
+      partition: bad.record.partition,
+      offset: bad.record.offset,
+      reason: bad.reason,
+    });
+  }
+}
+
+function storeFailed(sinkName: string, deps: SinkDeps, changes: number | undefined, error: unknown): void {
+  deps.metrics.add('StoreErrors', 'Count', 1);
+  deps.metrics.flush();
+  deps.logger.error({ event: 'sink.store-failed', sink: sinkName, ...(changes !== undefined ? { changes } : {}), error: (error as Error).message });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Int32 } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import type { SourceRecord } from '../../shared/lambda-kafka-event';
-import { prepareBatch } from '../../shared/sink-batch';
+import { prepareBatch, type SinkChange } from '../../shared/sink-batch';
 import { prefixNaming } from '../../shared/topic-naming';
 import { changeRecord } from '../../test/support/change-record';
 import { BULK_PATH, type BulkItemResult } from './bulk-request';
@@ -121,5 +121,30 @@ describe('OpenSearch store: sub-bulks in flight together', () => {
     const store = new OpenSearchStore(search, { indexTemplate: 'idx-{db}-{coll}', baseBackoffMs: 1 });
 
     await expect(store.apply(changesOf([record(1, 'insert', 1), record(2, 'insert', 2)]), () => 60_000)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  });
+
+  it('sends a full sub-bulk while the rest of the batch is still to decode, and counts only the batch\'s newest changes', async () => {
+    // Prepare: a feed of 2 changes a slice; change 1 turns out superseded (by a record under a key written otherwise).
+    const search = new FakeSearch(() => ({ status: 201 }));
+    const store = new OpenSearchStore(search, { indexTemplate: 'idx-{db}-{coll}', baseBackoffMs: 1, bulkDocuments: 2, bulkConcurrency: 2 });
+    const changes = changesOf([record(1, 'insert', 1), record(2, 'insert', 2), record(3, 'insert', 3), record(4, 'insert', 4)]);
+    const slices = [changes.slice(0, 2), changes.slice(2)];
+    const feed = {
+      next: () => slices.shift(),
+      isNewest: (change: SinkChange) => change !== changes[0],
+    };
+
+    // Act
+    const outcome = store.applyWhileDecoding(feed, () => 60_000);
+    await search.arrived(1);
+    const decodedWhenFirstSent = 2 - slices.length;
+    search.bulks[0]?.release();
+    await search.arrived(2);
+    search.bulks[1]?.release();
+
+    // Assess
+    expect(decodedWhenFirstSent).toBe(1);
+    expect(await outcome).toMatchObject({ applied: 3, stale: 0, rejected: [] });
+    expect(search.bulks.map((bulk) => bulk.writes.map((write) => write.id))).toEqual([[1, 2], [3, 4]]);
   });
 });

@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { CdcError } from '../../shared/errors';
-import { inPool } from '../../shared/in-pool';
 import { documentOf, type RejectedRecord, type SinkChange } from '../../shared/sink-batch';
 import type { DocumentTextWriter } from '../../shared/record-format';
-import type { ApplyOutcome, ReportingStore } from '../../shared/sink-runner';
-import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBodyBytes, bulkItemResults, subBulks } from './bulk-request';
+import type { ApplyOutcome, DecodingFeed, ReportingStore } from '../../shared/sink-runner';
+import { BULK_PATH, DEFAULT_BULK_BYTES, DEFAULT_BULK_CONCURRENCY, DEFAULT_BULK_DOCUMENTS, type BulkItemError, type BulkItemResult, type BulkResponseBody, bulkBodyBytes, bulkItemResults } from './bulk-request';
 import { ensureIndex } from './index-creation';
 import { searchSourceText } from './search-source-text';
 import type { SearchClient } from './search-client';
@@ -49,6 +48,36 @@ function fieldsNamed(reason: string): string[] {
   return [...new Set(names)].filter((name) => name !== '' && name !== 'null' && !/^\d+$/.test(name));
 }
 
+/**
+ * Records decoded between looks at whether a sub-bulk is full: small enough that a request leaves soon after its last
+ * change is decoded, large enough that the loop costs nothing.
+ */
+const DECODING_SLICE = 25;
+
+/** What a batch's writes came to so far, across rounds. */
+interface Tally {
+  applied: number;
+  stale: number;
+  fieldsNotIndexed: number;
+  readonly rejected: RejectedRecord[];
+  /** Sources with fields moved aside, by change; the others are the changes' own. */
+  readonly documents: Map<SinkChange, Record<string, unknown>>;
+  readonly moved: Map<SinkChange, number>;
+}
+
+/** Changes decoded already, as a feed that hands them all out at once. */
+function allAtOnce(changes: readonly SinkChange[]): DecodingFeed {
+  let given = false;
+  return {
+    next: () => {
+      if (given) return undefined;
+      given = true;
+      return [...changes];
+    },
+    isNewest: () => true,
+  };
+}
+
 /** A write block (flood-stage disk watermark, an operator's index.blocks.write) lifts by itself or by an operator. */
 const isWriteBlock = (result: BulkItemResult) => result.error?.type === 'cluster_block_exception';
 
@@ -75,78 +104,142 @@ export class OpenSearchStore implements ReportingStore {
     private readonly options: OpenSearchStoreOptions,
   ) {}
 
-  async apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
-    let applied = 0;
-    let stale = 0;
-    let fieldsNotIndexed = 0;
-    const rejected: RejectedRecord[] = [];
-    const documents = new Map<SinkChange, Record<string, unknown>>();
-    const moved = new Map<SinkChange, number>();
-    let pending = [...changes];
+  apply(changes: readonly SinkChange[], remainingMs: () => number): Promise<ApplyOutcome> {
+    return this.applyWhileDecoding(allAtOnce(changes), remainingMs);
+  }
+
+  /**
+   * Sends each sub-bulk as soon as the feed has settled enough changes to fill it, and decodes the next ones while it
+   * is in flight: OpenSearch indexes the batch's first writes while the sink decodes the rest, instead of waiting for
+   * the whole batch. Then retries what was refused in a way time can cure, as whole rounds.
+   */
+  async applyWhileDecoding(feed: DecodingFeed, remainingMs: () => number): Promise<ApplyOutcome> {
+    const tally: Tally = { applied: 0, stale: 0, fieldsNotIndexed: 0, rejected: [], documents: new Map(), moved: new Map() };
+    let round = await this.sendRound(feed, tally, remainingMs);
     // Backoff only after refusals that time can cure (429/5xx, write blocks); fields moved aside are retried at once.
-    let backoffs = 0;
-    let mustWait = false;
-    for (; pending.length > 0; ) {
-      if (mustWait) {
+    for (let backoffs = 0; round.retry.length > 0; ) {
+      if (round.mustWait) {
         const backoff = Math.min(10_000, this.options.baseBackoffMs * 2 ** backoffs++) * (0.5 + Math.random() / 2);
         if (remainingMs() - backoff < 2_000) {
-          throw new CdcError('STORE_UNAVAILABLE', `OpenSearch kept refusing ${pending.length} writes (429/5xx) and the time is up`);
+          throw new CdcError('STORE_UNAVAILABLE', `OpenSearch kept refusing ${round.retry.length} writes (429/5xx) and the time is up`);
         }
         await sleep(backoff);
       }
-      mustWait = true;
-      if (!(await this.ensureIndices(pending, remainingMs))) continue; // an index's existence is not known yet
-      const parts = subBulks(
-        pending,
-        this.options.bulkDocuments ?? DEFAULT_BULK_DOCUMENTS,
-        this.options.bulkBytes ?? DEFAULT_BULK_BYTES,
-        (change) => change.record.value?.length ?? 0,
-      );
-      const results = await this.sendAll(parts, documents, remainingMs);
-      mustWait = false;
-      const retry: SinkChange[] = [];
-      // In the order of the batch, whatever order the answers came in: retries and dead letters stay in record order.
-      parts.forEach((part, partIndex) => {
-        const partResults = results[partIndex];
-        if (!partResults) {
-          retry.push(...part); // the whole request failed in a retriable way
-          mustWait = true;
-          return;
-        }
-        part.forEach((change, index) => {
-          const result = partResults[index];
-          if (!result) {
-            retry.push(change);
-          } else if (result.status >= 200 && result.status < 300) {
-            applied++;
-          } else if (result.status === 409) {
-            applied++;
-            stale++;
-          } else if (result.status === 404 && change.kind === 'delete') {
-            applied++; // nothing to delete; the external version is recorded all the same
-          } else if (retriableStatus(result.status) || isWriteBlock(result)) {
-            retry.push(change);
-            mustWait = true;
-          } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
-            const fields = this.moveAside(change, documents, moved, fullReason(result.error));
-            if (fields > 0) {
-              fieldsNotIndexed += fields;
-              retry.push(change);
-            } else {
-              rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
-            }
-          } else {
-            rejected.push({
-              record: change.record,
-              code: 'STORE_REJECTED',
-              reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
-            });
-          }
-        });
-      });
-      pending = retry;
+      round = await this.sendRound(allAtOnce(round.retry), tally, remainingMs);
     }
-    return { applied, stale, rejected, fieldsNotIndexed };
+    return { applied: tally.applied, stale: tally.stale, rejected: tally.rejected, fieldsNotIndexed: tally.fieldsNotIndexed };
+  }
+
+  /**
+   * One round: the feed's changes as sub-bulks, `bulkConcurrency` in flight at once, each request's body built only
+   * when it is its turn (so that work, and decoding, overlap OpenSearch indexing the requests before it). Then each
+   * write's result, in the order of the feed whatever order the answers came in, so retries and dead letters stay in
+   * record order. A definite failure is thrown once the requests in flight end.
+   */
+  private async sendRound(feed: DecodingFeed, tally: Tally, remainingMs: () => number): Promise<{ retry: SinkChange[]; mustWait: boolean }> {
+    const size = this.options.bulkDocuments ?? DEFAULT_BULK_DOCUMENTS;
+    const maxBytes = this.options.bulkBytes ?? DEFAULT_BULK_BYTES;
+    const concurrency = this.options.bulkConcurrency ?? DEFAULT_BULK_CONCURRENCY;
+    // One deadline for all of them: a second before the invocation's end, as each request had before.
+    const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
+    setMaxListeners(concurrency + 10, signal);
+    const parts: SinkChange[][] = [];
+    const results: Array<Array<BulkItemResult | undefined> | undefined> = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+
+    const send = async (part: SinkChange[]) => {
+      const index = parts.push(part) - 1;
+      results.push(undefined);
+      // Known indices are checked without a request; an index whose existence is not known yet is not written to.
+      if (!(await this.ensureIndices(part, remainingMs))) return;
+      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (failure) return;
+      const request = async () => {
+        try {
+          const response = await this.bulk(part, tally.documents, remainingMs, signal);
+          results[index] = response && bulkItemResults(response, part.length);
+        } catch (error) {
+          failure ??= { error };
+        }
+      };
+      const tracked: Promise<void> = request().finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      // Lets the request reach the socket before the next slice is decoded (the write waits for the event loop).
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+
+    try {
+      let part: SinkChange[] = [];
+      let bytes = 0;
+      for (let settled = feed.next(DECODING_SLICE); settled !== undefined && !failure; settled = feed.next(DECODING_SLICE)) {
+        for (const change of settled) {
+          const changeBytes = change.record.value?.length ?? 0;
+          // As subBulks cuts them: at most `size` writes and `maxBytes` bytes, a larger change alone; a full part
+          // leaves at once rather than when the next change comes.
+          if (part.length > 0 && bytes + changeBytes > maxBytes) {
+            await send(part);
+            part = [];
+            bytes = 0;
+          }
+          part.push(change);
+          bytes += changeBytes;
+          if (part.length === size) {
+            await send(part);
+            part = [];
+            bytes = 0;
+          }
+        }
+      }
+      if (part.length > 0 && !failure) await send(part);
+    } catch (error) {
+      // Decoding or an index's creation failed definitely: what is in flight ends first, as for a failed request.
+      failure ??= { error };
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+
+    const retry: SinkChange[] = [];
+    let mustWait = false;
+    parts.forEach((part, partIndex) => {
+      const partResults = results[partIndex];
+      part.forEach((change, index) => {
+        // Superseded within the batch by a record decoded after this was sent: the newer one is what counts.
+        if (!feed.isNewest(change)) return;
+        const result = partResults?.[index];
+        if (!partResults) {
+          retry.push(change); // the whole request failed in a retriable way, or its index is not known to exist yet
+          mustWait = true;
+        } else if (!result) {
+          retry.push(change);
+        } else if (result.status >= 200 && result.status < 300) {
+          tally.applied++;
+        } else if (result.status === 409) {
+          tally.applied++;
+          tally.stale++;
+        } else if (result.status === 404 && change.kind === 'delete') {
+          tally.applied++; // nothing to delete; the external version is recorded all the same
+        } else if (retriableStatus(result.status) || isWriteBlock(result)) {
+          retry.push(change);
+          mustWait = true;
+        } else if (change.kind === 'upsert' && result.status === 400 && MAPPING_ERRORS.test(JSON.stringify(result.error ?? {}))) {
+          const fields = this.moveAside(change, tally.documents, tally.moved, fullReason(result.error));
+          if (fields > 0) {
+            tally.fieldsNotIndexed += fields;
+            retry.push(change);
+          } else {
+            tally.rejected.push({ record: change.record, code: 'STORE_REJECTED', reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}` });
+          }
+        } else {
+          tally.rejected.push({
+            record: change.record,
+            code: 'STORE_REJECTED',
+            reason: `OpenSearch refused ${change.identity} (${result.status}): ${fullReason(result.error)}`,
+          });
+        }
+      });
+    });
+    return { retry, mustWait };
   }
 
   /**
@@ -170,28 +263,6 @@ export class OpenSearchStore implements ReportingStore {
     // Everything is aside now: a further refusal cannot be helped by moving fields.
     moved.set(change, Number.MAX_SAFE_INTEGER);
     return all;
-  }
-
-  /**
-   * Sends the sub-bulks, `bulkConcurrency` at a time; each request's body is built only when it is its turn, so that
-   * work overlaps OpenSearch indexing the requests before it. One entry per sub-bulk: its items' results, or undefined
-   * when the whole request failed in a retriable way. A definite failure is thrown once the requests in flight end.
-   */
-  private async sendAll(
-    parts: readonly SinkChange[][],
-    documents: ReadonlyMap<SinkChange, Record<string, unknown>>,
-    remainingMs: () => number,
-  ): Promise<Array<Array<BulkItemResult | undefined> | undefined>> {
-    const results: Array<Array<BulkItemResult | undefined> | undefined> = new Array(parts.length);
-    const concurrency = this.options.bulkConcurrency ?? DEFAULT_BULK_CONCURRENCY;
-    // One deadline for all of them: a second before the invocation's end, as each request had before.
-    const signal = AbortSignal.timeout(Math.max(1_000, remainingMs() - 1_000));
-    setMaxListeners(concurrency + 10, signal);
-    await inPool(parts, concurrency, async (part, index) => {
-      const response = await this.bulk(part, documents, remainingMs, signal);
-      results[index] = response && bulkItemResults(response, part.length);
-    });
-    return results;
   }
 
   private async bulk(

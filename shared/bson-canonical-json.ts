@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { BSON } from 'mongodb';
 import { stringifyCanonical } from './canonical-json';
+import { bsonValueEnd } from './bson-value-end';
 
 /*
  * Canonical Extended JSON written straight from a document's BSON bytes, in one pass, with no JavaScript object per
@@ -415,75 +416,9 @@ export class BsonCanonicalJsonWriter {
 
   /** Where a value of the given type ends. */
   private skip(source: Buffer, type: number, position: number, end: number): number {
-    let after: number;
-    switch (type) {
-      case 0x01: // double
-      case 0x09: // date
-      case 0x11: // timestamp
-      case 0x12: // int64
-        after = position + 8;
-        break;
-      case 0x02: // string
-        after = position + 4 + this.int32At(source, position, end);
-        break;
-      case 0x03: // document
-      case 0x04: // array
-        after = position + this.int32At(source, position, end);
-        break;
-      case 0x07: // ObjectId
-        after = position + 12;
-        break;
-      case 0x08: // boolean
-        after = position + 1;
-        break;
-      case 0x0a: // null
-        after = position;
-        break;
-      case 0x10: // int32
-        after = position + 4;
-        break;
-      case 0x05: // binary: int32 length, subtype, bytes
-        after = position + 4 + 1 + this.int32At(source, position, end);
-        break;
-      case 0x06: // undefined
-      case 0x7f: // MaxKey
-      case 0xff: // MinKey
-        after = position;
-        break;
-      case 0x0b: // regular expression: pattern and options cstrings
-        after = this.cstringEnd(source, this.cstringEnd(source, position, end), end);
-        break;
-      case 0x0c: // DBPointer: string, 12-byte id
-        after = position + 4 + this.int32At(source, position, end) + 12;
-        break;
-      case 0x0d: // JavaScript code
-      case 0x0e: // symbol
-        after = position + 4 + this.int32At(source, position, end);
-        break;
-      case 0x0f: // code with scope: int32 total length
-        after = position + this.int32At(source, position, end);
-        break;
-      case 0x13: // Decimal128
-        after = position + 16;
-        break;
-      default:
-        throw new NeedsObjectPath(`unknown BSON type 0x${type.toString(16)}`);
-    }
-    if (after < position || after > end) throw new NeedsObjectPath('value length out of range');
+    const after = bsonValueEnd(source, type, position, end);
+    if (after < 0) throw new NeedsObjectPath(`a value of BSON type 0x${type.toString(16)} is unknown or runs past its document`);
     return after;
-  }
-
-  private int32At(source: Buffer, position: number, end: number): number {
-    this.need(position + 4, end);
-    return source.readInt32LE(position);
-  }
-
-  /** The position after the C string (NUL-terminated) at `position`. */
-  private cstringEnd(source: Buffer, position: number, end: number): number {
-    let index = position;
-    while (index < end && source[index] !== 0) index++;
-    if (index >= end) throw new NeedsObjectPath('cstring not terminated');
-    return index + 1;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { BSON, type Document, type ResumeToken } from 'mongodb';
+import { bsonCstringEnd, bsonValueEnd } from '../../shared/bson-value-end';
 
 /*
  * The few top-level fields of a change event the relay needs, read straight from the event's BSON bytes in one pass
@@ -61,70 +62,14 @@ const int32At = (source: Buffer, position: number): number =>
 
 /** Where a value of the given type that starts at `position` ends; refuses one that runs past `end`. */
 export function valueEnd(source: Buffer, type: number, position: number, end: number): number {
-  let after: number;
-  switch (type) {
-    case 0x01: // double
-    case 0x09: // date
-    case 0x11: // timestamp
-    case 0x12: // int64
-      after = position + 8;
-      break;
-    case 0x02: // string
-    case 0x0d: // JavaScript code
-    case 0x0e: // symbol
-      if (position + 4 > end) return malformed('a length runs past its document');
-      after = position + 4 + int32At(source, position);
-      break;
-    case 0x03: // document
-    case 0x04: // array
-    case 0x0f: // code with scope
-      if (position + 4 > end) return malformed('a length runs past its document');
-      after = position + int32At(source, position);
-      break;
-    case 0x05: // binary: int32 length, subtype, bytes
-      if (position + 4 > end) return malformed('a length runs past its document');
-      after = position + 5 + int32At(source, position);
-      break;
-    case 0x06: // undefined
-    case 0x0a: // null
-    case 0x7f: // MaxKey
-    case 0xff: // MinKey
-      after = position;
-      break;
-    case 0x07: // ObjectId
-      after = position + 12;
-      break;
-    case 0x08: // boolean
-      after = position + 1;
-      break;
-    case 0x0b: {
-      // regular expression: pattern and options, both C strings
-      after = cstringEnd(source, cstringEnd(source, position, end), end);
-      break;
-    }
-    case 0x0c: // DBPointer: string, then a 12-byte ObjectId
-      if (position + 4 > end) return malformed('a length runs past its document');
-      after = position + 4 + int32At(source, position) + 12;
-      break;
-    case 0x10: // int32
-      after = position + 4;
-      break;
-    case 0x13: // Decimal128
-      after = position + 16;
-      break;
-    default:
-      return malformed(`unknown BSON type 0x${type.toString(16)}`);
-  }
-  if (after > end || after < position) malformed('a value runs past its document');
-  return after;
+  const after = bsonValueEnd(source, type, position, end);
+  return after < 0 ? malformed(`a value of BSON type 0x${type.toString(16)} is unknown or runs past its document`) : after;
 }
 
 /** The position after the C string (NUL-terminated) at `position`. */
 function cstringEnd(source: Buffer, position: number, end: number): number {
-  let index = position;
-  while (index < end && source[index] !== 0) index++;
-  if (index >= end) malformed('a key or C string is not terminated');
-  return index + 1;
+  const after = bsonCstringEnd(source, position, end);
+  return after < 0 ? malformed('a key or C string is not terminated') : after;
 }
 
 /** Whether the bytes between start and end are the ASCII text `name`. */
